@@ -1,0 +1,85 @@
+/* Software 80-bit extended arithmetic for the x87 (cpu/fx80.c, cpu/fx80_trans.c).
+ *
+ * Every operation follows the x87's rules as the SDM vol. 1 chapter 8 and the
+ * per-instruction pages of vol. 2 give them: results rounded to env->precision
+ * significant bits (24/53/64) with env->rounding, the exponent range kept
+ * extended (precision control rounds the significand only), denormal operands
+ * flagged (FX_DE), invalid operations give the real indefinite (negative QNaN
+ * C000000000000000, exponent 7FFF) when masked, SNaN operands raise FX_IE and
+ * are quieted, NaN propagation picks the NaN with the larger significand
+ * (SDM vol. 1, table 4-7), masked overflow gives infinity or the largest finite
+ * number by rounding mode, masked underflow denormalises, and env->c1 reports
+ * rounding up. When an exception is unmasked (env->masks lacks its bit) the
+ * function sets env->unmasked and, where the hardware does (overflow/underflow
+ * with unmasked OE/UE), returns the result with the exponent wrapped by 24576
+ * (SDM vol. 1, 8.4 and 4.9.1.4/5). Unsupported encodings (pseudo-NaN,
+ * pseudo-infinity, unnormals) are invalid operands, as on a 387 and later. */
+#ifndef BUBBLE_FX80_H
+#define BUBBLE_FX80_H
+
+#include <stdint.h>
+
+#include "fpu.h"
+
+/* Classification (the FXAM classes, SDM vol. 2 FXAM). */
+enum fx_class { FXC_UNSUPPORTED, FXC_NAN, FXC_NORMAL, FXC_INF, FXC_ZERO, FXC_EMPTY, FXC_DENORMAL };
+enum fx_class fx80_classify(struct fx80 a);
+int fx80_is_nan(struct fx80 a);
+int fx80_is_snan(struct fx80 a);
+struct fx80 fx80_indefinite(void);
+struct fx80 fx80_zero(int sign);
+struct fx80 fx80_inf(int sign);
+
+/* Arithmetic. */
+struct fx80 fx80_add(struct fx80_env *env, struct fx80 a, struct fx80 b);
+struct fx80 fx80_sub(struct fx80_env *env, struct fx80 a, struct fx80 b);
+struct fx80 fx80_mul(struct fx80_env *env, struct fx80 a, struct fx80 b);
+struct fx80 fx80_div(struct fx80_env *env, struct fx80 a, struct fx80 b);
+struct fx80 fx80_sqrt(struct fx80_env *env, struct fx80 a);
+struct fx80 fx80_round_int(struct fx80_env *env, struct fx80 a);            /* FRNDINT */
+struct fx80 fx80_scale(struct fx80_env *env, struct fx80 a, struct fx80 b); /* FSCALE: a * 2^trunc(b) */
+/* FXTRACT: *exp gets the exponent as a value, the return is the significand. */
+struct fx80 fx80_extract(struct fx80_env *env, struct fx80 a, struct fx80 *exp);
+/* FPREM (ieee = 0, truncating quotient) and FPREM1 (ieee = 1, round to nearest).
+ * *q gets the low three quotient bits (C0=q2, C3=q1, C1=q0) and *partial 1 when
+ * the reduction is incomplete (C2). */
+struct fx80 fx80_prem(struct fx80_env *env, struct fx80 a, struct fx80 b, int ieee, unsigned *q, int *partial);
+
+/* Comparison: returns -1 (a < b), 0 (equal), 1 (a > b) or 2 (unordered).
+ * `quiet` = 1 for FUCOM/FUCOMI (only SNaN raises IE), 0 for FCOM (any NaN raises IE). */
+int fx80_compare(struct fx80_env *env, struct fx80 a, struct fx80 b, int quiet);
+
+/* Conversions. Loads of narrower formats are exact (denormal inputs flag DE). */
+struct fx80 fx80_from_f32(struct fx80_env *env, uint32_t v);
+struct fx80 fx80_from_f64(struct fx80_env *env, uint64_t v);
+struct fx80 fx80_from_i64(int64_t v);
+uint32_t fx80_to_f32(struct fx80_env *env, struct fx80 a);
+uint64_t fx80_to_f64(struct fx80_env *env, struct fx80 a);
+/* Integer stores round by env->rounding (truncate = 1 forces toward zero: FISTTP);
+ * out of range or NaN gives IE and the integer indefinite (the smallest value). */
+int64_t fx80_to_int(struct fx80_env *env, struct fx80 a, int bits, int truncate);
+/* Round to env->precision as a register result would be (FLD from memory does not). */
+struct fx80 fx80_round_prec(struct fx80_env *env, struct fx80 a);
+/* Packed BCD (10 bytes: 9 bytes of 18 digits, sign byte). Loading invalid digits
+ * is undefined on hardware; we convert them as digit values. Storing out of range
+ * gives IE and the BCD indefinite (FF FF C0 00 ...). */
+struct fx80 fx80_from_bcd(const uint8_t bcd[10]);
+void fx80_to_bcd(struct fx80_env *env, struct fx80 a, uint8_t bcd[10]);
+
+/* Transcendentals (cpu/fx80_trans.c), argument reduction and results as the
+ * x87 defines them: FSIN/FCOS/FSINCOS/FPTAN set *out_of_range (C2) and leave
+ * the operand when |a| >= 2^63. */
+struct fx80 fx80_sin(struct fx80_env *env, struct fx80 a, int *out_of_range);
+struct fx80 fx80_cos(struct fx80_env *env, struct fx80 a, int *out_of_range);
+struct fx80 fx80_tan(struct fx80_env *env, struct fx80 a, int *out_of_range);
+struct fx80 fx80_atan2(struct fx80_env *env, struct fx80 y, struct fx80 x);      /* FPATAN: atan(y/x) with quadrant */
+struct fx80 fx80_f2xm1(struct fx80_env *env, struct fx80 a);                     /* 2^a - 1, |a| <= 1 */
+struct fx80 fx80_yl2x(struct fx80_env *env, struct fx80 y, struct fx80 x);       /* y * log2(x) */
+struct fx80 fx80_yl2xp1(struct fx80_env *env, struct fx80 y, struct fx80 x);     /* y * log2(x + 1) */
+
+/* Constants as FLD1/FLDL2T/FLDL2E/FLDPI/FLDLG2/FLDLN2 load them: the 66-bit
+ * internal constant rounded by env->rounding (SDM vol. 1, 8.3.8). */
+enum fx_const { FXK_ONE, FXK_L2T, FXK_L2E, FXK_PI, FXK_LG2, FXK_LN2, FXK_ZERO };
+struct fx80 fx80_const(const struct fx80_env *env, enum fx_const k);
+
+#endif
