@@ -929,6 +929,7 @@ void ops_flow_init(void)
     reg_pair(0xEB, OPF_REL8 | OPF_END, op_jmp_rel16, op_jmp_rel32);
     reg_group(0xFF, 2, OPF_MODRM | OPF_END, op_call_ev_r16, op_call_ev_m16, op_call_ev_r32, op_call_ev_m32);
     reg_group(0xFF, 4, OPF_MODRM | OPF_END, op_jmp_ev_r16, op_jmp_ev_m16, op_jmp_ev_r32, op_jmp_ev_m32);
+    op_register(0xFF, 7, OSALL, OPF_MODRM, NULL, NULL);   /* FF /7 is not an instruction: #UD */
 
     /* Interrupts. */
     reg_pair(0xCC, OPF_END, op_int3, op_int3);
