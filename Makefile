@@ -73,7 +73,7 @@ test: all
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    EXTRA_LDLIBS="-fsanitize=address,undefined" all
-	BUILD=build-asan TESTS_QUICK=1 tests/run.sh cpu
+	BUILD=build-asan TESTS_QUICK=1 tests/run.sh cpu286 alu_unit flow_unit pmode_unit system_unit diffhw diffqemu test_sys fx80 fpu
 
 bench: all
 	$(BUILD)/tools/cpubench

@@ -218,6 +218,10 @@ void cpu_set_cr(struct cpu *cpu, int n, uint32_t v)
     cpu_update_mode(cpu);
 }
 
+void cpu_set_gdtr(struct cpu *cpu, uint32_t base, uint16_t limit) { cpu->gdt_base = base; cpu->gdt_limit = limit; }
+void cpu_set_idtr(struct cpu *cpu, uint32_t base, uint16_t limit) { cpu->idt_base = base; cpu->idt_limit = limit; }
+void cpu_get_gdtr(const struct cpu *cpu, uint32_t *base, uint16_t *limit) { *base = cpu->gdt_base; *limit = cpu->gdt_limit; }
+void cpu_get_idtr(const struct cpu *cpu, uint32_t *base, uint16_t *limit) { *base = cpu->idt_base; *limit = cpu->idt_limit; }
 int cpu_is_halted(const struct cpu *cpu) { return cpu->halted; }
 void cpu_set_halted(struct cpu *cpu, int halted) { cpu->halted = (uint8_t)!!halted; }
 

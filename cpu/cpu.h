@@ -124,6 +124,11 @@ void cpu_set_seg(struct cpu *cpu, int seg, const struct cpu_segment_state *in);
 void cpu_set_seg_real(struct cpu *cpu, int seg, uint16_t selector);
 uint32_t cpu_get_cr(const struct cpu *cpu, int n);
 void cpu_set_cr(struct cpu *cpu, int n, uint32_t v);
+/* Descriptor table registers (loaders that enter protected mode directly). */
+void cpu_set_gdtr(struct cpu *cpu, uint32_t base, uint16_t limit);
+void cpu_set_idtr(struct cpu *cpu, uint32_t base, uint16_t limit);
+void cpu_get_gdtr(const struct cpu *cpu, uint32_t *base, uint16_t *limit);
+void cpu_get_idtr(const struct cpu *cpu, uint32_t *base, uint16_t *limit);
 int cpu_is_halted(const struct cpu *cpu);
 void cpu_set_halted(struct cpu *cpu, int halted);
 

@@ -481,7 +481,10 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
         /* cpu->cur is the instruction that left the block: it ran, unless it is the
          * end sentinel or an SMC exit. A REP restart counts as one instruction. */
         const struct insn *last = cpu->cur;
-        cpu->icount += (uint64_t)(last - b->insn) + (last->fn != op_block_end && last->fn != op_smc_exit);
+        if (unlikely(!last))   /* a task switch committed: it ends its block */
+            cpu->icount += b->ninsn;
+        else
+            cpu->icount += (uint64_t)(last - b->insn) + (last->fn != op_block_end && last->fn != op_smc_exit);
         cpu->cur = NULL;
         bc->running = NULL;
         if (unlikely(single_step) && !cpu->inhibit_irq) {

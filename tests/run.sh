@@ -3,7 +3,7 @@
 #   N passed, M failed[, K skipped]
 # exiting non-zero when M > 0.
 #
-#   tests/run.sh [pattern]     only tests whose name contains `pattern`
+#   tests/run.sh [pattern...]  only tests whose name contains one of the patterns
 #
 # Tests are the executables $BUILD/tests/test_* (BUILD defaults to build) and the
 # executable scripts tests/*.test.sh. Protocol of one test:
@@ -22,7 +22,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
 
 BUILD=${BUILD:-build}
-pattern=${1:-}
+patterns=("$@")
 timeout_s=${TEST_TIMEOUT:-600}
 logdir=$BUILD/test-logs
 mkdir -p "$logdir" 2>/dev/null || logdir=$(mktemp -d)
@@ -52,7 +52,9 @@ now_ms() { date +%s%3N; }
 
 for path in "${tests[@]}"; do
     name=$(basename "$path")
-    if [[ -n $pattern && $name != *"$pattern"* ]]; then
+    wanted=$(( ${#patterns[@]} == 0 ))
+    for p in "${patterns[@]}"; do [[ $name == *"$p"* ]] && wanted=1; done
+    if (( ! wanted )); then
         continue
     fi
     log=$logdir/$name.log

@@ -6,6 +6,7 @@
 # (exit status 2*code+1, so 1 = pass). Bochs: 0xE9 via port_e9_hack; the run
 # ends at the "RESULT" line or the time limit.
 set -u
+export TERM=${TERM:-xterm}   # the Bochs "term" display wants one
 EMU=${1:-qemu}
 [ $# -gt 0 ] && shift
 HERE=$(cd "$(dirname "$0")" && pwd)
