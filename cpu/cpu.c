@@ -229,10 +229,11 @@ void cpu_print_stats(const struct cpu *cpu, FILE *out)
 {
     const struct cpu_stats *s = &cpu->stats;
     fprintf(out, "instructions %llu, blocks decoded %llu, lookups %llu, invalidations %llu, flushes %llu\n"
-                 "tlb misses %llu, tlb flushes %llu, smc writes %llu, exceptions %llu, interrupts %llu\n",
+                 "tlb misses %llu, tlb flushes %llu, smc writes %llu, exceptions %llu, interrupts %llu, block links %llu\n",
             (unsigned long long)cpu->icount, (unsigned long long)s->blocks_decoded,
             (unsigned long long)s->block_lookups, (unsigned long long)s->block_invalidations,
             (unsigned long long)s->block_flushes, (unsigned long long)s->tlb_misses,
             (unsigned long long)s->tlb_flushes, (unsigned long long)s->smc_writes,
-            (unsigned long long)s->exceptions, (unsigned long long)s->interrupts);
+            (unsigned long long)s->exceptions, (unsigned long long)s->interrupts,
+            (unsigned long long)s->block_links);
 }

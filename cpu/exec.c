@@ -220,6 +220,8 @@ static int block_decode(struct cpu *cpu, struct block *b, uint32_t lin, uint32_t
     b->phys = phys;
     b->key_mode = cpu->code32;
     b->valid = 1;
+    b->link[0] = b->link[1] = NULL;
+    b->link_rr = 0;
     uint32_t end = poff + consumed > 0x1000 ? 0x1000 : poff + consumed;
     b->chunk_mask = chunk_bits(poff, end);
     struct insn *s = &b->insn[n];
@@ -437,6 +439,7 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
     jmp_buf *saved = cpu->jmp;
     enum cpu_stop why;
     struct blockcache *bc = cpu->bc;
+    struct block *volatile prev = NULL;   /* the block that ran last, for direct links */
 
     cpu->icount_stop = cpu->icount + budget;
     cpu->jmp = &jb;
@@ -445,6 +448,7 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
         /* An exception was raised by an instruction, a fetch or a delivery. */
         bc->running = NULL;
         cpu->cur = NULL;
+        prev = NULL;
         handle_exception(cpu);
     }
     for (;;) {
@@ -462,7 +466,10 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
             /* MOV SS / STI shadow: no interrupt before the next instruction. */
             cpu->inhibit_irq = 0;
         } else if ((cpu->intr && (cpu->eflags & F_IF)) || (cpu->nmi_pending && !cpu->nmi_blocked)) {
-            if (take_interrupt(cpu)) continue;
+            if (take_interrupt(cpu)) {
+                prev = NULL;
+                continue;
+            }
         }
         if (cpu->halted) {
             why = CPU_STOP_HALT;
@@ -473,7 +480,35 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
             break;
         }
         int single_step = (cpu->eflags & F_TF) != 0;
-        struct block *b = block_find(cpu);
+        struct block *b = NULL;
+        uint32_t cs_base = cpu->seg[S_CS].base;
+        if (prev) {
+            /* Follow a link when the CPU is where and as it was when the link was made. */
+            for (int k = 0; k < 2; k++) {
+                struct block *t = prev->link[k];
+                if (t && prev->link_eip[k] == cpu->eip && prev->link_cs_base[k] == cs_base &&
+                    prev->link_gen[k] == cpu->tlb_gen && prev->link_mmu[k] == cpu->mmu_idx &&
+                    t->valid && t->key_mode == cpu->code32 && !single_step &&
+                    (uint64_t)cpu->eip + t->eip_end - 1 <= cpu->seg[S_CS].limit) {
+                    b = t;
+                    cpu->stats.block_links++;
+                    break;
+                }
+            }
+        }
+        if (!b) {
+            uint64_t flushes = cpu->stats.block_flushes;
+            b = block_find(cpu);
+            if (flushes != cpu->stats.block_flushes) prev = NULL;   /* its memory was reused */
+            if (prev && b != &bc->scratch.b) {
+                uint32_t k = prev->link_rr++ & 1;
+                prev->link[k] = b;
+                prev->link_eip[k] = cpu->eip;
+                prev->link_cs_base[k] = cs_base;
+                prev->link_gen[k] = cpu->tlb_gen;
+                prev->link_mmu[k] = cpu->mmu_idx;
+            }
+        }
         if (unlikely(cpu->log_mask & (LOG_EXEC | LOG_CPU))) log_block(cpu);
         bc->running = b;
         cpu->cur = b->insn;
@@ -487,6 +522,7 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
             cpu->icount += (uint64_t)(last - b->insn) + (last->fn != op_block_end && last->fn != op_smc_exit);
         cpu->cur = NULL;
         bc->running = NULL;
+        prev = b == &bc->scratch.b ? NULL : b;
         if (unlikely(single_step) && !cpu->inhibit_irq) {
             /* Single-step trap after the instruction (SDM vol. 3, 17.3.1.4). */
             cpu->dr[6] |= 0x4000;

@@ -135,7 +135,11 @@ struct block {
     struct block *hash_next;  /* hash chain */
     struct block *page_next;  /* blocks starting in the same physical page */
     uint32_t chunk_mask;      /* 128-byte chunks of the page this block's bytes cover */
-    uint32_t pad;
+    uint32_t link_rr;         /* which link slot to replace next */
+    /* Direct links to the blocks that followed this one, valid while the CPU is in
+     * the state they were found in (EIP, CS base, TLB generation, privilege view). */
+    struct block *link[2];
+    uint32_t link_eip[2], link_cs_base[2], link_gen[2], link_mmu[2];
     struct insn insn[];       /* ninsn instructions, then a sentinel that ends the block */
 };
 
@@ -198,6 +202,7 @@ struct cpu {
     uint64_t mtrr_def_type;
     uint64_t pat;
 
+    uint32_t tlb_gen;         /* bumped on every TLB flush: block links check it */
     uint64_t icount;          /* instructions retired */
     uint64_t icount_stop;     /* cpu_run returns at or after this count */
 
@@ -218,7 +223,7 @@ struct cpu {
     struct blockcache *bc;
     struct cpu_stats {
         uint64_t blocks_decoded, block_lookups, block_invalidations, block_flushes;
-        uint64_t tlb_misses, tlb_flushes, smc_writes, exceptions, interrupts;
+        uint64_t tlb_misses, tlb_flushes, smc_writes, exceptions, interrupts, block_links;
     } stats;
 
     struct tlb_entry tlb[3][TLB_SIZE];

@@ -241,6 +241,7 @@ static void tlb_invalidate_entry(struct tlb_entry *e)
 void tlb_flush_all(struct cpu *cpu)
 {
     cpu->stats.tlb_flushes++;
+    cpu->tlb_gen++;
     for (int t = 0; t < 2; t++)
         for (unsigned k = 0; k < TLB_SIZE; k++)
             if (!cpu->tlb[t][k].global) tlb_invalidate_entry(&cpu->tlb[t][k]);
@@ -249,12 +250,14 @@ void tlb_flush_all(struct cpu *cpu)
 void tlb_flush_all_global(struct cpu *cpu)
 {
     cpu->stats.tlb_flushes++;
+    cpu->tlb_gen++;
     for (int t = 0; t < 3; t++)
         for (unsigned k = 0; k < TLB_SIZE; k++) tlb_invalidate_entry(&cpu->tlb[t][k]);
 }
 
 void tlb_flush_page(struct cpu *cpu, uint32_t lin)
 {
+    cpu->tlb_gen++;
     for (int t = 0; t < 2; t++) {
         struct tlb_entry *e = &cpu->tlb[t][(lin >> 12) & TLB_MASK];
         if (e->rtag == (lin & ~0xFFFu) || e->wtag == (lin & ~0xFFFu)) tlb_invalidate_entry(e);
