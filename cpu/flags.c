@@ -9,33 +9,13 @@
 const uint8_t parity_table[256] = { P64(0), P64(64), P64(128), P64(192) };
 
 static const uint32_t size_msb[3] = { 0x80u, 0x8000u, 0x80000000u };
-static const uint32_t size_bits[3] = { 8, 16, 32 };
 
 static inline int lf_kind(const struct cpu *cpu) { return (int)(cpu->lf_op >> 2); }
 static inline int lf_size(const struct cpu *cpu) { return (int)(cpu->lf_op & 3); }
 
 int flag_cf(struct cpu *cpu)
 {
-    uint32_t a = cpu->lf_a, b = cpu->lf_b, r = cpu->lf_res;
-    int sz = lf_size(cpu);
-    switch (lf_kind(cpu)) {
-    case LF_EAGER: return cpu->lf_flags & F_CF;
-    case LF_ADD: return r < a;
-    case LF_ADC: return cpu->lf_flags ? r <= a : r < a;
-    case LF_SUB: return a < b;
-    case LF_SBB: return cpu->lf_flags ? a <= b : a < b;
-    case LF_LOGIC: return 0;
-    case LF_INC: case LF_DEC: return cpu->lf_flags & 1;
-    case LF_NEG: return a != 0;
-    case LF_SHL: return b <= size_bits[sz] ? (int)((a >> (size_bits[sz] - b)) & 1) : 0;
-    case LF_SHR: return (int)((a >> (b - 1)) & 1);
-    case LF_SAR: {
-        /* Sign-extend the operand, then take the last bit shifted out. */
-        int32_t s = sz == 0 ? (int8_t)a : sz == 1 ? (int16_t)a : (int32_t)a;
-        return (int)((s >> (b - 1 > 31 ? 31 : b - 1)) & 1);
-    }
-    }
-    return 0;
+    return flag_cf_inline(cpu);
 }
 
 int flag_zf(struct cpu *cpu)

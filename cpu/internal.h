@@ -314,6 +314,32 @@ int flag_af(struct cpu *cpu);
 int cond_eval(struct cpu *cpu, int cc);         /* Jcc/SETcc/CMOVcc condition 0-15 (SDM B.1.4.7) */
 extern const uint8_t parity_table[256];         /* 1 = even parity (PF set) */
 
+/* CF is read on every INC/DEC/ADC/SBB: kept inline. */
+static ALWAYS_INLINE int flag_cf_inline(struct cpu *cpu)
+{
+    uint32_t a = cpu->lf_a, b = cpu->lf_b, r = cpu->lf_res;
+    int sz = (int)(cpu->lf_op & 3);
+    switch ((int)(cpu->lf_op >> 2)) {
+    case LF_EAGER: return cpu->lf_flags & F_CF;
+    case LF_ADD: return r < a;
+    case LF_ADC: return cpu->lf_flags ? r <= a : r < a;
+    case LF_SUB: return a < b;
+    case LF_SBB: return cpu->lf_flags ? a <= b : a < b;
+    case LF_LOGIC: return 0;
+    case LF_INC: case LF_DEC: return cpu->lf_flags & 1;
+    case LF_NEG: return a != 0;
+    case LF_SHL: return b <= (8u << sz) ? (int)((a >> ((8u << sz) - b)) & 1) : 0;
+    case LF_SHR: return (int)((a >> (b - 1)) & 1);
+    case LF_SAR: {
+        /* Sign-extend the operand, then take the last bit shifted out. */
+        int32_t s = sz == 0 ? (int8_t)a : sz == 1 ? (int16_t)a : (int32_t)a;
+        return (int)((s >> (b - 1 > 31 ? 31 : b - 1)) & 1);
+    }
+    }
+    return 0;
+}
+
+
 static ALWAYS_INLINE void lf_set(struct cpu *cpu, uint32_t op, uint32_t res, uint32_t a, uint32_t b)
 {
     cpu->lf_op = op;
@@ -336,13 +362,13 @@ static inline void lf_update(struct cpu *cpu, uint32_t mask, uint32_t f)
 /* INC/DEC keep CF; ADC/SBB need the carry in. */
 static inline void lf_set_inc(struct cpu *cpu, int size, uint32_t res, uint32_t a)
 {
-    uint32_t cf = flag_cf(cpu);
+    uint32_t cf = (uint32_t)flag_cf_inline(cpu);
     lf_set(cpu, LF_OP(LF_INC, size), res, a, 1);
     cpu->lf_flags = cf;
 }
 static inline void lf_set_dec(struct cpu *cpu, int size, uint32_t res, uint32_t a)
 {
-    uint32_t cf = flag_cf(cpu);
+    uint32_t cf = (uint32_t)flag_cf_inline(cpu);
     lf_set(cpu, LF_OP(LF_DEC, size), res, a, 1);
     cpu->lf_flags = cf;
 }

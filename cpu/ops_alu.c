@@ -96,7 +96,7 @@ enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, AL
 
 static ALWAYS_INLINE uint32_t alu_carry_in(struct cpu *cpu, int op)
 {
-    return (op == ALU_ADC || op == ALU_SBB) ? (uint32_t)flag_cf(cpu) : 0;
+    return (op == ALU_ADC || op == ALU_SBB) ? (uint32_t)flag_cf_inline(cpu) : 0;
 }
 
 static ALWAYS_INLINE uint32_t alu_calc(int op, int sz, uint32_t a, uint32_t b, uint32_t cin)
