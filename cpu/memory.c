@@ -32,7 +32,21 @@ struct memory {
     void *code_opaque;
     memory_change_fn *map_fn;
     void *map_opaque;
+    /* Shadow-area page overrides, pages 0xC0-0xFF. */
+    struct page_override {
+        uint8_t active;
+        uint8_t *read, *write;
+    } shadow[64];
 };
+
+#define SHADOW_FIRST_PAGE 0xC0u
+static inline struct page_override *override_of(struct memory *m, uint32_t phys)
+{
+    uint32_t pn = phys >> 12;
+    if (pn - SHADOW_FIRST_PAGE < 64 && m->shadow[pn - SHADOW_FIRST_PAGE].active)
+        return &m->shadow[pn - SHADOW_FIRST_PAGE];
+    return NULL;
+}
 
 struct memory *memory_new(uint32_t ram_bytes)
 {
@@ -132,6 +146,23 @@ void memory_unmap(struct memory *m, uint32_t base)
     notify_map(m);
 }
 
+void memory_set_page_override(struct memory *m, uint32_t phys, int active, uint8_t *read, uint8_t *write)
+{
+    uint32_t pn = phys >> 12;
+    if (pn - SHADOW_FIRST_PAGE >= 64) {
+        fprintf(stderr, "memory: page override at %08x outside the shadow area\n", phys);
+        return;
+    }
+    struct page_override *o = &m->shadow[pn - SHADOW_FIRST_PAGE];
+    if (o->active == !!active && o->read == read && o->write == write) return;
+    o->active = (uint8_t)!!active;
+    o->read = read;
+    o->write = write;
+    /* What the page reads as may have changed: cached code and host pointers go. */
+    if (m->code_fn) m->code_fn(m->code_opaque, pn << 12, 0x1000);
+    notify_map(m);
+}
+
 void memory_set_a20(struct memory *m, int enabled)
 {
     enabled = !!enabled;
@@ -154,6 +185,11 @@ static struct region *find_region(struct memory *m, uint32_t phys)
 uint8_t *memory_host_page(struct memory *m, uint32_t phys, int for_write)
 {
     phys &= ~0xFFFu;
+    struct page_override *o = override_of(m, phys);
+    if (o) {
+        uint8_t *p = for_write ? o->write : o->read;
+        if (p || for_write) return p;
+    }
     struct region *r = find_region(m, phys);
     if (r) {
         if (r->kind == REGION_ROM && !for_write) return r->rom + (phys - r->base);
@@ -177,6 +213,12 @@ void memory_set_map_listener(struct memory *m, memory_change_fn *fn, void *opaqu
 
 uint32_t memory_read_sized(struct memory *m, uint32_t phys, int size)
 {
+    struct page_override *o = override_of(m, phys);
+    if (o && o->read && (phys & 0xFFF) <= 0x1000u - size) {
+        uint32_t v = 0;
+        memcpy(&v, o->read + (phys & 0xFFF), (size_t)size);
+        return v;
+    }
     struct region *r = find_region(m, phys);
     if (r) {
         if (r->kind == REGION_MMIO) return r->rd ? r->rd(r->opaque, phys - r->base, size) : 0xFFFFFFFFu;
@@ -197,6 +239,16 @@ uint32_t memory_read_sized(struct memory *m, uint32_t phys, int size)
 
 void memory_write_sized(struct memory *m, uint32_t phys, uint32_t v, int size)
 {
+    struct page_override *o = override_of(m, phys);
+    if (o) {
+        if (o->write && (phys & 0xFFF) <= 0x1000u - size) {
+            memcpy(o->write + (phys & 0xFFF), &v, (size_t)size);
+            if (m->code_fn) m->code_fn(m->code_opaque, phys, (uint32_t)size);
+        } else if (o->write) {
+            for (int k = 0; k < size; k++) memory_write_sized(m, phys + k, (v >> (8 * k)) & 0xFF, 1);
+        }
+        return;
+    }
     struct region *r = find_region(m, phys);
     if (r) {
         if (r->kind == REGION_MMIO) {

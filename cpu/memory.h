@@ -29,6 +29,13 @@ int memory_map_mmio(struct memory *m, uint32_t base, uint32_t len,
 /* Remove every mapping (ROM or MMIO) that starts at `base`; RAM shows through again. */
 void memory_unmap(struct memory *m, uint32_t base);
 
+/* Page overrides for the BIOS shadow area (i440FX PAM, 0xC0000-0xFFFFF): for the
+ * 4 KiB page at `phys`, reads come from `read` and writes go to `write` (host
+ * pointers to 4 KiB; NULL: reads see the ROM/RAM below, writes are ignored).
+ * Both NULL and `active` 0 removes the override. The CPU's TLB and code cache are
+ * told. */
+void memory_set_page_override(struct memory *m, uint32_t phys, int active, uint8_t *read, uint8_t *write);
+
 /* A20 gate: when off, physical address bit 20 is forced to 0. */
 void memory_set_a20(struct memory *m, int enabled);
 int memory_a20(const struct memory *m);

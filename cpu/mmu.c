@@ -107,7 +107,9 @@ static uint32_t translate(struct cpu *cpu, uint32_t lin, int write, int user, ui
         e->addend = (uintptr_t)page - (lin & ~0xFFFu);
         e->rtag = lin & ~0xFFFu;
         /* Writes stay on the slow path until D is set, for ROM, and for code pages. */
-        if (x.writable && (x.dirty || write) && memory_host_page(cpu->mem, x.phys, 1) &&
+        /* One addend serves both: only when reads and writes hit the same host page
+         * (not for shadow pages that read ROM and write RAM). */
+        if (x.writable && (x.dirty || write) && memory_host_page(cpu->mem, x.phys, 1) == page &&
             !blockcache_page_has_code(cpu, x.phys))
             e->wtag = lin & ~0xFFFu;
     }
