@@ -88,6 +88,6 @@ clean:
 	rm -rf build build-asan bubble
 
 # Extra rules owned by a test or tool area (nasm-built test kernels and the like).
--include $(wildcard tests/*.mk tools/*.mk)
+-include $(wildcard tests/*.mk tools/*.mk bios/*.mk)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

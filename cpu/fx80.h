@@ -82,4 +82,14 @@ struct fx80 fx80_yl2xp1(struct fx80_env *env, struct fx80 y, struct fx80 x);    
 enum fx_const { FXK_ONE, FXK_L2T, FXK_L2E, FXK_PI, FXK_LG2, FXK_LN2, FXK_ZERO };
 struct fx80 fx80_const(const struct fx80_env *env, enum fx_const k);
 
+/* Shared by cpu/fx80.c and cpu/fx80_trans.c, not meant for the instructions.
+ * fx80_round_pack: the value hi:lo * 2^(exp - 16383 - 127) (any nonzero
+ * hi:lo, exp biased and unbounded) rounded to `prec` bits (24, 53, 64) with the
+ * x87's overflow, underflow, precision and C1 rules; it adds to env->flags.
+ * fx80_nan_operands/fx80_nan_operand: unsupported operands (IE, indefinite)
+ * and NaN propagation; return 1 with *res set when they decide the result. */
+struct fx80 fx80_round_pack(struct fx80_env *env, int sign, int32_t exp, uint64_t hi, uint64_t lo, int prec);
+int fx80_nan_operands(struct fx80_env *env, struct fx80 a, struct fx80 b, struct fx80 *res);
+int fx80_nan_operand(struct fx80_env *env, struct fx80 a, struct fx80 *res);
+
 #endif

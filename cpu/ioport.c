@@ -9,6 +9,7 @@
 struct io_reg {
     struct io_handlers h;
     void *opaque;
+    uint32_t ports;     /* how many ports point here; 0 = a free slot */
 };
 
 struct ioports {
@@ -41,17 +42,26 @@ int ioports_register(struct ioports *io, uint16_t port, uint16_t count,
     if ((uint32_t)port + count > 65536) return -1;
     for (uint32_t p = port; p < (uint32_t)port + count; p++)
         if (io->slot[p]) return -1;
-    if (io->nregs == MAX_IO_REGS) return -1;
-    io->regs[io->nregs].h = *h;
-    io->regs[io->nregs].opaque = opaque;
-    io->nregs++;
-    for (uint32_t p = port; p < (uint32_t)port + count; p++) io->slot[p] = (uint16_t)io->nregs;
-    return 0;
+    /* Reuse a slot whose ports were all unregistered (PCI BARs move). */
+    int r = 0;
+    while (r < io->nregs && io->regs[r].ports) r++;
+    if (r == io->nregs) {
+        if (io->nregs == MAX_IO_REGS) return -1;
+        io->nregs++;
+    }
+    io->regs[r].h = *h;
+    io->regs[r].opaque = opaque;
+    io->regs[r].ports = count;
+    for (uint32_t p = port; p < (uint32_t)port + count; p++) io->slot[p] = (uint16_t)(r + 1);
+    return count ? 0 : -1;
 }
 
 void ioports_unregister(struct ioports *io, uint16_t port, uint16_t count)
 {
-    for (uint32_t p = port; p < (uint32_t)port + count && p < 65536; p++) io->slot[p] = 0;
+    for (uint32_t p = port; p < (uint32_t)port + count && p < 65536; p++) {
+        if (io->slot[p]) io->regs[io->slot[p] - 1].ports--;
+        io->slot[p] = 0;
+    }
 }
 
 static void log_unclaimed(struct ioports *io, uint16_t port, const char *what, uint32_t val, int size)

@@ -1,33 +1,49 @@
 /* bubble's command line and main loop.
  *
- * Options follow QEMU's spelling. Until the PC (chipset, disks, BIOS) lands,
- * the machine is a bare CPU with RAM, a ROM given by -bios (mapped so that it
- * ends at 4 GiB, its last 128 KiB also at 0xE0000), the debug console and the
- * exit port: enough to run test programs and firmware-style code. */
+ * Options follow QEMU's spelling. The main loop runs the PC in slices, runs
+ * its timers, and polls the host's descriptors (serial backends); when the
+ * guest halts it sleeps until the next timer, so an idle guest costs the host
+ * almost nothing. Disks are flushed on every exit path, Ctrl-C and SIGTERM
+ * included. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <time.h>
 
-#include "cpu/cpu.h"
-#include "cpu/ioport.h"
-#include "cpu/memory.h"
-#include "devices/debugport.h"
+#include "devices/pc.h"
+#include "frontend/block.h"
+#include "frontend/chardev.h"
+#include "frontend/linuxboot.h"
 
 #define BUBBLE_VERSION "0.1"
+#define MAX_SERIAL 2
 
 struct options {
     uint32_t ram_mb;
     const char *bios;
-    const char *debugcon;     /* "stdio", "file:PATH", "none" or NULL */
+    const char *hd[PC_MAX_HD];
+    const char *cdrom;
+    const char *fd[2];
+    const char *boot;
+    const char *kernel, *initrd, *append;
+    const char *serial[MAX_SERIAL];
+    int nserial;
+    const char *debugcon;
     unsigned log_mask;
+    int log_post;
     const char *log_file;
-    int exit_device;          /* isa-debug-exit present */
+    int exit_device;
     uint16_t exit_iobase, exit_iosize;
+    int snapshot;
+    int nographic;
+    int display_none;
     int no_reboot;
     int stats;
+    int icount_shift;            /* -icount N: deterministic, 2^N ns per instruction; -1: realtime */
+    int64_t rtc_base;            /* -rtc base=...: seconds since 1970, or -1 */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -41,16 +57,32 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: bubble [options]\n"
-        "  -m SIZE                  RAM size in MiB (suffix M or G accepted; default 128)\n"
-        "  -bios FILE               firmware ROM (64 KiB to 256 KiB), mapped to end at 4 GiB\n"
-        "  -debugcon stdio|file:PATH|none   where bytes written to port 0xE9 go\n"
-        "  -device isa-debug-exit[,iobase=N,iosize=N]   writes of V to the port exit with (V<<1)|1\n"
-        "  -d LIST                  logs: int,cpu,exec,unimp,pcall (comma separated), or help\n"
+        "Machine:\n"
+        "  -m SIZE                  RAM in MiB (suffix M or G; default 128)\n"
+        "  -bios FILE               another firmware ROM (64-256 KiB, e.g. SeaBIOS) instead of ours\n"
+        "Disks:\n"
+        "  -hda/-hdb/-hdc/-hdd FILE IDE hard disk images (raw)\n"
+        "  -cdrom FILE              ISO image on the secondary master\n"
+        "  -fda/-fdb FILE           floppy images (the floppy controller comes later)\n"
+        "  -drive file=F[,if=ide][,index=N][,media=disk|cdrom][,format=raw][,snapshot=on][,readonly=on]\n"
+        "  -snapshot                write to temporary overlays; image files stay untouched\n"
+        "  -boot ORDER              a (floppy), c (hard disk), d (CD-ROM); order=..., once=...\n"
+        "Linux:\n"
+        "  -kernel bzImage -initrd FILE -append CMDLINE   boot Linux without a disk\n"
+        "Console:\n"
+        "  -nographic               no window: serial port 1 on this terminal (Ctrl-A x exits)\n"
+        "  -display none            no window\n"
+        "  -serial SPEC             stdio, file:PATH, tcp:127.0.0.1:4444,server[,nowait], null, none\n"
+        "  -debugcon SPEC           port 0xE9 output: stdio, file:PATH, none\n"
+        "Debugging:\n"
+        "  -d LIST                  logs: int,cpu,exec,unimp,pcall,post (comma separated)\n"
         "  -D FILE                  write logs to FILE instead of stderr\n"
+        "  -device isa-debug-exit[,iobase=N,iosize=N]   a write of V exits with status (V<<1)|1\n"
         "  -no-reboot               exit instead of resetting on a triple fault\n"
-        "  -nographic, -display none  accepted (there is no window yet)\n"
+        "  -icount N                deterministic time: 2^N ns per instruction (for tests)\n"
+        "  -rtc base=utc|localtime|YYYY-MM-DDTHH:MM:SS   the RTC's start time\n"
         "  -stats                   print CPU counters at exit\n"
-        "  -version, -h/-help\n");
+        "  -version, -h\n");
 }
 
 static int parse_size_mb(const char *s, uint32_t *out)
@@ -62,32 +94,36 @@ static int parse_size_mb(const char *s, uint32_t *out)
     if (*end == 'G' || *end == 'g') v *= 1024, end++;
     else if (*end == 'M' || *end == 'm') end++;
     if (*end) return -1;
-    if (v < 1 || v > 3584) return -1;
+    if (v < 2 || v > 3584) return -1;
     *out = (uint32_t)v;
     return 0;
 }
 
-static int parse_log_mask(const char *s, unsigned *mask)
+static int parse_log_mask(const char *s, unsigned *mask, int *post)
 {
     static const struct { const char *name; unsigned bit; } names[] = {
         { "int", LOG_INT }, { "cpu", LOG_CPU }, { "exec", LOG_EXEC }, { "unimp", LOG_UNIMP },
         { "pcall", LOG_PCALL }, { "guest_errors", LOG_UNIMP },
     };
     char *copy = strdup(s), *save = NULL;
-    int ok = 0;
+    int rc = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "post")) {
+            *post = 1;
+            continue;
+        }
         size_t k;
         for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
             if (!strcmp(tok, names[k].name)) break;
         if (k == sizeof(names) / sizeof(names[0])) {
-            fprintf(stderr, "bubble: -d: unknown log item '%s' (known: int cpu exec unimp pcall)\n", tok);
-            ok = -1;
+            fprintf(stderr, "bubble: -d: unknown log item '%s' (known: int cpu exec unimp pcall post)\n", tok);
+            rc = -1;
             break;
         }
         *mask |= names[k].bit;
     }
     free(copy);
-    return ok;
+    return rc;
 }
 
 static int parse_device(struct options *o, const char *s)
@@ -118,227 +154,372 @@ static int parse_device(struct options *o, const char *s)
     return 0;
 }
 
+/* -drive file=...,if=ide,index=N,media=cdrom,format=raw,snapshot=on */
+static int parse_drive(struct options *o, const char *s)
+{
+    char *copy = strdup(s), *save = NULL;
+    const char *file = NULL, *media = "disk";
+    int index = -1, rc = -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strncmp(tok, "file=", 5)) file = tok + 5;
+        else if (!strncmp(tok, "index=", 6)) index = atoi(tok + 6);
+        else if (!strncmp(tok, "media=", 6)) media = tok + 6;
+        else if (!strcmp(tok, "if=ide") || !strcmp(tok, "format=raw") || !strcmp(tok, "snapshot=off")) {
+        } else if (!strcmp(tok, "snapshot=on")) o->snapshot = 1;
+        else {
+            fprintf(stderr, "bubble: -drive: unsupported property '%s' (file, if=ide, index, media, format=raw, snapshot)\n", tok);
+            goto out;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "bubble: -drive %s: no file=\n", s);
+        goto out;
+    }
+    if (!strcmp(media, "cdrom")) {
+        o->cdrom = strdup(file);
+        rc = 0;
+        goto out;
+    }
+    if (strcmp(media, "disk")) {
+        fprintf(stderr, "bubble: -drive: media=%s: expected disk or cdrom\n", media);
+        goto out;
+    }
+    if (index < 0)
+        for (index = 0; index < PC_MAX_HD && o->hd[index]; index++) {}
+    if (index < 0 || index >= PC_MAX_HD) {
+        fprintf(stderr, "bubble: -drive: no free IDE position (index 0-3)\n");
+        goto out;
+    }
+    o->hd[index] = strdup(file);
+    rc = 0;
+out:
+    free(copy);
+    return rc;
+}
+
+static int parse_rtc(struct options *o, const char *s)
+{
+    if (strncmp(s, "base=", 5)) {
+        fprintf(stderr, "bubble: -rtc %s: expected base=utc|localtime|DATE\n", s);
+        return -1;
+    }
+    s += 5;
+    if (!strcmp(s, "localtime")) { o->rtc_base = -1; return 0; }
+    if (!strcmp(s, "utc")) { o->rtc_base = (int64_t)time(NULL); return 0; }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) < 3) {
+        fprintf(stderr, "bubble: -rtc base=%s: expected YYYY-MM-DD[THH:MM:SS]\n", s);
+        return -1;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    o->rtc_base = (int64_t)timegm(&tm);
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    /* Options of QEMU's that the PC issue brings; refused clearly until then. */
-    static const char *later[] = { "-hda", "-hdb", "-hdc", "-hdd", "-cdrom", "-fda", "-fdb", "-boot",
-                                   "-kernel", "-initrd", "-append", "-nic", "-netdev", "-snapshot",
-                                   "-serial", "-drive", "-vga", NULL };
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k];
         const char *v = k + 1 < argc ? argv[k + 1] : NULL;
         if (a[0] == '-' && a[1] == '-') a++;   /* --opt works as -opt */
-        int need = 0;
+        int need = 1;
         if (!strcmp(a, "-h") || !strcmp(a, "-help")) {
             usage(stdout);
             exit(0);
         } else if (!strcmp(a, "-version")) {
             printf("bubble %s\n", BUBBLE_VERSION);
             exit(0);
+        } else if (!strcmp(a, "-nographic")) {
+            o->nographic = 1;
+            need = 0;
+        } else if (!strcmp(a, "-no-reboot")) {
+            o->no_reboot = 1;
+            need = 0;
+        } else if (!strcmp(a, "-snapshot")) {
+            o->snapshot = 1;
+            need = 0;
+        } else if (!strcmp(a, "-stats")) {
+            o->stats = 1;
+            need = 0;
+        } else if (!v) {
+            if (a[0] != '-') fprintf(stderr, "bubble: unexpected argument '%s' (try -help)\n", argv[k]);
+            else fprintf(stderr, "bubble: option %s needs an argument (try -help)\n", argv[k]);
+            return -1;
         } else if (!strcmp(a, "-m")) {
-            need = 1;
-            if (v && parse_size_mb(v, &o->ram_mb)) {
-                fprintf(stderr, "bubble: -m %s: expected a size in MiB between 1 and 3584\n", v);
+            if (parse_size_mb(v, &o->ram_mb)) {
+                fprintf(stderr, "bubble: -m %s: expected a size between 2 MiB and 3.5 GiB\n", v);
                 return -1;
             }
-        } else if (!strcmp(a, "-bios")) {
-            need = 1;
-            o->bios = v;
-        } else if (!strcmp(a, "-debugcon")) {
-            need = 1;
-            o->debugcon = v;
-        } else if (!strcmp(a, "-d")) {
-            need = 1;
-            if (v && !strcmp(v, "help")) {
-                printf("log items: int cpu exec unimp pcall\n");
+        } else if (!strcmp(a, "-bios")) o->bios = v;
+        else if (!strcmp(a, "-hda")) o->hd[0] = v;
+        else if (!strcmp(a, "-hdb")) o->hd[1] = v;
+        else if (!strcmp(a, "-hdc")) o->hd[2] = v;
+        else if (!strcmp(a, "-hdd")) o->hd[3] = v;
+        else if (!strcmp(a, "-cdrom")) o->cdrom = v;
+        else if (!strcmp(a, "-fda")) o->fd[0] = v;
+        else if (!strcmp(a, "-fdb")) o->fd[1] = v;
+        else if (!strcmp(a, "-boot")) o->boot = v;
+        else if (!strcmp(a, "-kernel")) o->kernel = v;
+        else if (!strcmp(a, "-initrd")) o->initrd = v;
+        else if (!strcmp(a, "-append")) o->append = v;
+        else if (!strcmp(a, "-drive")) {
+            if (parse_drive(o, v)) return -1;
+        } else if (!strcmp(a, "-serial")) {
+            if (o->nserial == MAX_SERIAL) {
+                fprintf(stderr, "bubble: at most %d -serial options\n", MAX_SERIAL);
+                return -1;
+            }
+            o->serial[o->nserial++] = v;
+        } else if (!strcmp(a, "-debugcon")) o->debugcon = v;
+        else if (!strcmp(a, "-d")) {
+            if (!strcmp(v, "help")) {
+                printf("log items: int cpu exec unimp pcall post\n");
                 exit(0);
             }
-            if (v && parse_log_mask(v, &o->log_mask)) return -1;
-        } else if (!strcmp(a, "-D")) {
-            need = 1;
-            o->log_file = v;
-        } else if (!strcmp(a, "-device")) {
-            need = 1;
-            if (v && parse_device(o, v)) return -1;
+            if (parse_log_mask(v, &o->log_mask, &o->log_post)) return -1;
+        } else if (!strcmp(a, "-D")) o->log_file = v;
+        else if (!strcmp(a, "-device")) {
+            if (parse_device(o, v)) return -1;
         } else if (!strcmp(a, "-display")) {
-            need = 1;
-            if (v && strcmp(v, "none")) {
+            if (strcmp(v, "none")) {
                 fprintf(stderr, "bubble: -display %s: only 'none' exists until the display lands\n", v);
                 return -1;
             }
-        } else if (!strcmp(a, "-nographic")) {
-        } else if (!strcmp(a, "-no-reboot")) {
-            o->no_reboot = 1;
-        } else if (!strcmp(a, "-stats")) {
-            o->stats = 1;
-        } else {
-            for (int j = 0; later[j]; j++) {
-                if (!strcmp(a, later[j])) {
-                    fprintf(stderr, "bubble: %s is not supported yet (it comes with the PC: disks, BIOS, Linux boot)\n", a);
-                    return -1;
-                }
+            o->display_none = 1;
+        } else if (!strcmp(a, "-icount")) {
+            char *end;
+            long n = strtol(strncmp(v, "shift=", 6) ? v : v + 6, &end, 10);
+            if (*end || n < 0 || n > 10) {
+                fprintf(stderr, "bubble: -icount %s: expected a shift between 0 and 10\n", v);
+                return -1;
             }
+            o->icount_shift = (int)n;
+        } else if (!strcmp(a, "-rtc")) {
+            if (parse_rtc(o, v)) return -1;
+        } else if (!strcmp(a, "-nic") || !strcmp(a, "-netdev") || !strcmp(a, "-vga")) {
+            fprintf(stderr, "bubble: %s is not supported yet (networking and the display come next)\n", a);
+            return -1;
+        } else {
             fprintf(stderr, "bubble: unknown option '%s' (try -help)\n", argv[k]);
             return -1;
         }
-        if (need) {
-            if (!v) {
-                fprintf(stderr, "bubble: option %s needs an argument\n", argv[k]);
-                return -1;
-            }
-            k++;
-        }
+        if (need) k++;
+    }
+    if ((o->initrd || o->append) && !o->kernel) {
+        fprintf(stderr, "bubble: -initrd and -append need -kernel\n");
+        return -1;
     }
     return 0;
 }
 
-static uint8_t *read_file(const char *path, long *len_out)
+static uint8_t *read_whole_file(const char *path, uint32_t *len_out)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "bubble: cannot open '%s': %s\n", path, strerror(errno));
         return NULL;
     }
-    if (fseek(f, 0, SEEK_END) || (*len_out = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        fprintf(stderr, "bubble: cannot read '%s': %s\n", path, strerror(errno));
+    long n = -1;
+    if (!fseek(f, 0, SEEK_END)) n = ftell(f);
+    if (n <= 0 || n > (16 << 20) || fseek(f, 0, SEEK_SET)) {
+        fprintf(stderr, "bubble: '%s' is empty, too large or unreadable\n", path);
         fclose(f);
         return NULL;
     }
-    uint8_t *buf = malloc((size_t)*len_out + 1);
-    if (!buf || fread(buf, 1, (size_t)*len_out, f) != (size_t)*len_out) {
+    uint8_t *buf = malloc((size_t)n);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
         fprintf(stderr, "bubble: cannot read '%s'\n", path);
         free(buf);
         fclose(f);
         return NULL;
     }
     fclose(f);
+    *len_out = (uint32_t)n;
     return buf;
 }
 
-/* -bios: 64 KiB to 256 KiB, a multiple of 64 KiB, ending at 4 GiB; its last
- * 128 KiB (or all of it when smaller) also at the top of the first MiB. */
-static int load_bios(struct memory *mem, const char *path)
-{
-    long len;
-    uint8_t *rom = read_file(path, &len);
-    if (!rom) return -1;
-    if (len < 0x10000 || len > 0x40000 || (len & 0xFFFF)) {
-        fprintf(stderr, "bubble: -bios %s: size %ld bytes; expected 64, 128, 192 or 256 KiB\n", path, len);
-        free(rom);
-        return -1;
-    }
-    long low = len < 0x20000 ? len : 0x20000;
-    int rc = memory_map_rom(mem, (uint32_t)(0x100000000ull - (uint64_t)len), rom, (uint32_t)len);
-    if (!rc) rc = memory_map_rom(mem, (uint32_t)(0x100000 - low), rom + (len - low), (uint32_t)low);
-    free(rom);
-    return rc;
-}
-
-struct machine {
-    struct memory *mem;
-    struct ioports *io;
-    struct cpu *cpu;
-    struct debugcon debugcon;
-    struct debugexit debugexit;
+struct host {
+    struct chardev *serial[MAX_SERIAL];
+    struct block_backend *disks[PC_MAX_HD + 3];
+    int ndisks;
+    FILE *log, *debugcon;
+    struct linuxboot kernel;
+    int have_kernel;
+    uint8_t *bios_rom;
 };
 
-static void exit_requested(void *opaque)
+static void host_close(struct host *h)
 {
-    struct machine *m = opaque;
-    cpu_request_stop(m->cpu);
+    for (int k = 0; k < h->ndisks; k++) block_close(h->disks[k]);
+    for (int k = 0; k < MAX_SERIAL; k++) chardev_close(h->serial[k]);
+    if (h->have_kernel) linuxboot_close(&h->kernel);
+    if (h->debugcon && h->debugcon != stdout) fclose(h->debugcon);
+    if (h->log) fclose(h->log);
+    free(h->bios_rom);
+}
+
+static struct block_backend *open_disk(struct host *h, const char *path, int flags)
+{
+    char err[512];
+    struct block_backend *b = block_open(path, flags, err, sizeof(err));
+    if (!b) {
+        fprintf(stderr, "bubble: %s\n", err);
+        return NULL;
+    }
+    h->disks[h->ndisks++] = b;
+    return b;
 }
 
 int main(int argc, char **argv)
 {
-    struct options o = { .ram_mb = 128 };
+    struct options o;
+    memset(&o, 0, sizeof(o));
+    o.ram_mb = 128;
+    o.icount_shift = -1;
+    o.rtc_base = -1;
     if (parse_args(argc, argv, &o)) return 2;
-    if (!o.bios) {
-        fprintf(stderr, "bubble: nothing to run: give -bios FILE (the PC with its own BIOS and disks comes next)\n");
-        return 2;
-    }
 
-    FILE *log = NULL;
+    struct host h;
+    memset(&h, 0, sizeof(h));
+    struct pc_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.ram_mb = o.ram_mb;
+    cfg.cdrom_index = -1;
+    cfg.boot = o.boot;
+    cfg.deterministic = o.icount_shift >= 0;
+    cfg.rtc_start = o.rtc_base;
+    cfg.log_mask = o.log_mask;
+    int status = 1;
+    char err[512];
+
     if (o.log_file) {
-        log = fopen(o.log_file, "w");
-        if (!log) {
+        h.log = fopen(o.log_file, "w");
+        if (!h.log) {
             fprintf(stderr, "bubble: -D %s: %s\n", o.log_file, strerror(errno));
             return 2;
         }
     }
+    cfg.log = h.log ? h.log : stderr;
+    if (o.log_post) cfg.post_log = cfg.log;
 
-    struct machine m;
-    memset(&m, 0, sizeof(m));
-    m.mem = memory_new(o.ram_mb << 20);
-    m.io = ioports_new();
-    if (!m.mem || !m.io) {
-        fprintf(stderr, "bubble: cannot allocate %u MiB of guest RAM\n", o.ram_mb);
-        return 1;
+    if (o.bios) {
+        cfg.bios_rom = h.bios_rom = read_whole_file(o.bios, &cfg.bios_rom_len);
+        if (!h.bios_rom) goto out;
     }
-    if (load_bios(m.mem, o.bios)) return 1;
-    m.cpu = cpu_new(m.mem, m.io);
-    if (!m.cpu) {
-        fprintf(stderr, "bubble: cannot create the CPU\n");
-        return 1;
+    int snap = o.snapshot ? BLK_SNAPSHOT : 0;
+    for (int k = 0; k < PC_MAX_HD; k++)
+        if (o.hd[k] && !(cfg.hd[k] = open_disk(&h, o.hd[k], snap))) goto out;
+    if (o.cdrom) {
+        if (!(cfg.cdrom = open_disk(&h, o.cdrom, BLK_CDROM))) goto out;
+        cfg.cdrom_index = 2;
     }
-    cpu_set_log(m.cpu, o.log_mask, log ? log : stderr);
-    ioports_set_log(m.io, log ? log : stderr, (o.log_mask & LOG_UNIMP) != 0);
-
-    FILE *dc = NULL;
-    if (o.debugcon && !strcmp(o.debugcon, "stdio")) dc = stdout;
-    else if (o.debugcon && !strncmp(o.debugcon, "file:", 5)) {
-        dc = fopen(o.debugcon + 5, "w");
-        if (!dc) {
-            fprintf(stderr, "bubble: -debugcon %s: %s\n", o.debugcon, strerror(errno));
-            return 2;
+    for (int k = 0; k < 2; k++)
+        if (o.fd[k] && !(cfg.fd[k] = open_disk(&h, o.fd[k], snap))) goto out;
+    if (o.kernel) {
+        if (linuxboot_open(&h.kernel, o.kernel, o.initrd, o.append, err, sizeof(err))) {
+            fprintf(stderr, "bubble: -kernel: %s\n", err);
+            goto out;
         }
-    } else if (o.debugcon && strcmp(o.debugcon, "none")) {
-        fprintf(stderr, "bubble: -debugcon %s: expected stdio, file:PATH or none\n", o.debugcon);
-        return 2;
+        h.have_kernel = 1;
+        cfg.kernel = &h.kernel;
     }
-    if (dc) debugcon_init(&m.debugcon, m.io, 0xE9, dc);
-    if (o.exit_device && debugexit_init(&m.debugexit, m.io, o.exit_iobase, o.exit_iosize, exit_requested, &m)) {
-        fprintf(stderr, "bubble: isa-debug-exit: port %#x is already in use\n", o.exit_iobase);
-        return 2;
+
+    /* Without a window (there is none yet), the console is the terminal. */
+    cfg.nographic = 1;
+    if (!o.nographic && !o.display_none)
+        fprintf(stderr, "bubble: no display yet: running as with -nographic\n");
+    if (o.nserial == 0) o.serial[o.nserial++] = "stdio";
+    for (int k = 0; k < o.nserial; k++) {
+        if (chardev_spec_is_none(o.serial[k])) continue;
+        h.serial[k] = chardev_open(o.serial[k], err, sizeof(err));
+        if (!h.serial[k]) {
+            fprintf(stderr, "bubble: -serial %s: %s\n", o.serial[k], err);
+            goto out;
+        }
+        cfg.serial[k] = chardev_backend(h.serial[k]);
     }
+    if (o.debugcon) {
+        if (!strcmp(o.debugcon, "stdio")) h.debugcon = stdout;
+        else if (!strncmp(o.debugcon, "file:", 5)) h.debugcon = fopen(o.debugcon + 5, "w");
+        else if (strcmp(o.debugcon, "none")) {
+            fprintf(stderr, "bubble: -debugcon %s: expected stdio, file:PATH or none\n", o.debugcon);
+            goto out;
+        }
+        if (!h.debugcon && strcmp(o.debugcon, "none")) {
+            fprintf(stderr, "bubble: -debugcon %s: %s\n", o.debugcon, strerror(errno));
+            goto out;
+        }
+        cfg.debugcon = h.debugcon;
+    }
+    cfg.exit_device = o.exit_device;
+    cfg.exit_iobase = o.exit_iobase;
+    cfg.exit_iosize = o.exit_iosize;
+
+    struct pc *pc = pc_new(&cfg, err, sizeof(err));
+    if (!pc) {
+        fprintf(stderr, "bubble: %s\n", err);
+        goto out;
+    }
+    if (cfg.deterministic) vclock_set_ns_per_insn(pc->clock, 1u << o.icount_shift);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
-    int status = 0;
+    status = 0;
     for (;;) {
         if (stop_signal) {
-            fprintf(stderr, "bubble: stopped by signal %d\n", (int)stop_signal);
+            fprintf(stderr, "\nbubble: stopped by signal %d; disks flushed\n", (int)stop_signal);
             status = 128 + (int)stop_signal;
             break;
         }
-        enum cpu_stop why = cpu_run(m.cpu, 1000000);
-        if (m.debugexit.requested) {
-            status = m.debugexit.status;
+        int64_t idle_ns = 0;
+        enum pc_run_result r = pc_run(pc, &idle_ns);
+        if (r == PC_EXIT) {
+            status = pc->exit_status;
             break;
         }
-        if (why == CPU_STOP_RESET) {
-            if (o.no_reboot) {
-                fprintf(stderr, "bubble: triple fault or reset request; exiting (-no-reboot)\n");
-                status = 1;
-                break;
+        if (r == PC_RESET && o.no_reboot) {
+            fprintf(stderr, "bubble: the guest reset the machine; exiting (-no-reboot)\n");
+            break;
+        }
+        /* Host events: serial input and connections. Sleep only while the guest is idle. */
+        struct pollfd fds[MAX_SERIAL * CHARDEV_MAX_FDS];
+        int nfds[MAX_SERIAL], total = 0;
+        for (int k = 0; k < MAX_SERIAL; k++) {
+            nfds[k] = h.serial[k] ? chardev_poll_fds(h.serial[k], fds + total, CHARDEV_MAX_FDS) : 0;
+            total += nfds[k];
+        }
+        struct timespec ts = { 0, 0 };
+        if (r == PC_IDLE) {
+            int64_t ns = idle_ns > 1000000000 ? 1000000000 : idle_ns;
+            ts.tv_sec = ns / 1000000000;
+            ts.tv_nsec = ns % 1000000000;
+        }
+        int ready = (total || r == PC_IDLE) ? ppoll(fds, (nfds_t)total, &ts, NULL) : 0;
+        if (ready > 0) {
+            int at = 0;
+            for (int k = 0; k < MAX_SERIAL; k++) {
+                if (h.serial[k] && nfds[k]) chardev_poll_handle(h.serial[k], fds + at, nfds[k]);
+                at += nfds[k];
             }
-            fprintf(stderr, "bubble: triple fault or reset request; resetting the CPU\n");
-            cpu_reset(m.cpu);
-        } else if (why == CPU_STOP_HALT) {
-            /* No interrupt source exists yet in this bare machine: a halt is final. */
-            fprintf(stderr, "bubble: the CPU halted with nothing to wake it; exiting\n");
+        }
+        int quit = 0;
+        for (int k = 0; k < MAX_SERIAL; k++)
+            if (h.serial[k] && chardev_exit_requested(h.serial[k])) quit = 1;
+        if (quit) {
+            fprintf(stderr, "\nbubble: exit requested (Ctrl-A x); disks flushed\n");
             break;
         }
     }
-    if (dc) fflush(dc);
-    if (o.stats) cpu_print_stats(m.cpu, stderr);
-    if (dc && dc != stdout) fclose(dc);
-    cpu_free(m.cpu);
-    ioports_free(m.io);
-    memory_free(m.mem);
-    if (log) fclose(log);
+    if (o.stats) cpu_print_stats(pc->cpu, stderr);
+    pc_free(pc);
+out:
+    host_close(&h);
     return status;
 }
