@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "fpu_ops.h"
 
 struct blockcache *blockcache_new(void);
 void blockcache_free(struct blockcache *bc);
@@ -30,6 +31,11 @@ struct cpu *cpu_new(struct memory *mem, struct ioports *io)
     }
     cpu->block_cache_on = 1;
     cpu_exec_init(cpu);
+    if (fpu_attach(cpu)) {
+        blockcache_free(cpu->bc);
+        free(cpu);
+        return NULL;
+    }
     memory_set_map_listener(mem, memory_map_changed, cpu);
     cpu_reset(cpu);
     return cpu;
@@ -41,6 +47,7 @@ void cpu_free(struct cpu *cpu)
     memory_set_code_listener(cpu->mem, NULL, NULL);
     memory_set_map_listener(cpu->mem, NULL, NULL);
     blockcache_free(cpu->bc);
+    fpu_detach(cpu);
     free(cpu);
 }
 
@@ -155,6 +162,7 @@ void cpu_reset(struct cpu *cpu)
     cpu->mtrr_def_type = 0;
     cpu->pat = 0x0007040600070406ull;
     cpu->tsc_offset = 0 - cpu->icount;
+    if (cpu->fpu) fpu_reset(cpu);
     cpu_update_mode(cpu);
     tlb_flush_all_global(cpu);
     blockcache_flush(cpu);

@@ -241,28 +241,58 @@ static struct xf xf_add(struct xf a, struct xf b)
 
 static inline struct xf xf_sub(struct xf a, struct xf b) { return xf_add(a, xf_neg(b)); }
 
-/* a / b (b nonzero) by long division; the remainder becomes the sticky bit. */
+/* One 64-bit digit of a long division (Knuth, TAOCP vol. 2, 4.3.1, algorithm D):
+ * q = floor((u:u0) / d) for a normalised 128-bit d and u < d; u becomes the
+ * remainder. */
+static uint64_t divide_digit(u128 *u, uint64_t u0, u128 d)
+{
+    uint64_t d1 = (uint64_t)(d >> 64), d0 = (uint64_t)d;
+    uint64_t u2 = (uint64_t)(*u >> 64), u1 = (uint64_t)*u;
+    u128 qhat, rhat;
+    if (u2 >= d1) {
+        qhat = ~0ull;
+        rhat = *u - qhat * d1;
+    } else {
+        qhat = *u / d1;
+        rhat = *u - qhat * d1;
+    }
+    while (!(rhat >> 64) && qhat * d0 > (rhat << 64 | u0)) {
+        qhat--;
+        rhat += d1;
+    }
+    /* (u2:u1:u0) - qhat (d1:d0): the top digit ends 0, or all ones when qhat
+     * was still one too large (then add d back). */
+    u128 p0 = qhat * d0, p1 = qhat * d1;
+    u128 low = (u128)u1 << 64 | u0, plow = p0 + ((u128)(uint64_t)p1 << 64);
+    uint64_t top = u2 - (uint64_t)(p1 >> 64) - (plow < p0) - (low < plow);
+    low -= plow;
+    if (top) {
+        qhat--;
+        low += d;
+    }
+    *u = low;
+    return (uint64_t)qhat;
+}
+
+/* a / b (b nonzero): two digits of long division; the remainder becomes the sticky bit. */
 static struct xf xf_div(struct xf a, struct xf b)
 {
     struct xf r = { a.sign ^ b.sign, a.exp - b.exp, 0 };
-    u128 rem = a.m, d = b.m, q = 0;
-    int carry = 0;
+    u128 u;
+    uint64_t n1, n0;
     if (!a.m) return r;
-    if (rem < d) {
+    if (a.m < b.m) {                     /* a.m 2^128 / b.m */
         r.exp--;
-        carry = (int)(rem >> 127);
-        rem <<= 1;
+        u = a.m;
+        n1 = n0 = 0;
+    } else {                             /* a.m 2^127 / b.m */
+        u = a.m >> 1;
+        n1 = (uint64_t)(a.m & 1) << 63;
+        n0 = 0;
     }
-    for (int i = 0; i < 128; i++) {
-        q <<= 1;
-        if (carry || rem >= d) {
-            rem -= d;
-            q |= 1;
-        }
-        carry = (int)(rem >> 127);
-        rem <<= 1;
-    }
-    r.m = q | (rem != 0 || carry);
+    uint64_t q1 = divide_digit(&u, n1, b.m);
+    uint64_t q0 = divide_digit(&u, n0, b.m);
+    r.m = ((u128)q1 << 64 | q0) | (u != 0);
     return r;
 }
 

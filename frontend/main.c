@@ -360,6 +360,27 @@ static void host_close(struct host *h)
     free(h->bios_rom);
 }
 
+/* -kernel: enter the kernel by the 32-bit boot protocol, with the memory map
+ * the BIOS would report (RAM below the EBDA, the BIOS areas, RAM above 1 MiB,
+ * the firmware at the top of 4 GiB). */
+static int enter_kernel(struct host *h, struct pc *pc, uint32_t ram_mb)
+{
+    uint32_t ram = ram_mb << 20;
+    struct e820_entry map[] = {
+        { 0, 0x9FC00, 1 },
+        { 0x9FC00, 0x400, 2 },
+        { 0xE0000, 0x20000, 2 },
+        { 0x100000, ram - 0x100000, 1 },
+        { 0xFFFC0000u, 0x40000, 2 },
+    };
+    char err[512];
+    if (linuxboot_enter(&h->kernel, pc->cpu, pc->mem, ram, map, 5, err, sizeof(err))) {
+        fprintf(stderr, "bubble: -kernel: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static struct block_backend *open_disk(struct host *h, const char *path, int flags)
 {
     char err[512];
@@ -463,6 +484,10 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.deterministic) vclock_set_ns_per_insn(pc->clock, 1u << o.icount_shift);
+    if (h.have_kernel && enter_kernel(&h, pc, o.ram_mb)) {
+        pc_free(pc);
+        goto out;
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -488,6 +513,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bubble: the guest reset the machine; exiting (-no-reboot)\n");
             break;
         }
+        if (r == PC_RESET && h.have_kernel && enter_kernel(&h, pc, o.ram_mb)) break;
         /* Host events: serial input and connections. Sleep only while the guest is idle. */
         struct pollfd fds[MAX_SERIAL * CHARDEV_MAX_FDS];
         int nfds[MAX_SERIAL], total = 0;
