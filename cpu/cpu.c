@@ -161,6 +161,8 @@ void cpu_reset(struct cpu *cpu)
     memset(cpu->mtrr, 0, sizeof(cpu->mtrr));
     cpu->mtrr_def_type = 0;
     cpu->pat = 0x0007040600070406ull;
+    memset(cpu->pmc, 0, sizeof(cpu->pmc));
+    memset(cpu->evntsel, 0, sizeof(cpu->evntsel));
     cpu->tsc_offset = 0 - cpu->icount;
     if (cpu->fpu) fpu_reset(cpu);
     cpu_update_mode(cpu);

@@ -325,6 +325,15 @@ static struct fx80 xf_round(struct fx80_env *env, struct xf v)
     return fx80_round_pack(env, v.sign, v.exp + BIAS, (uint64_t)(v.m >> 64), (uint64_t)v.m, 64);
 }
 
+/* A result known to be irrational (never exact): where it lies within 2^-127
+ * of a representable value the computation cannot tell the side, but it must
+ * still be flagged inexact. */
+static struct fx80 xf_round_inexact(struct fx80_env *env, struct xf v)
+{
+    v.m |= 1;
+    return xf_round_inexact(env, v);
+}
+
 #define N_SIN (int)(sizeof sin_coef / sizeof sin_coef[0])
 #define N_COS (int)(sizeof cos_coef / sizeof cos_coef[0])
 #define N_ODD (int)(sizeof odd_coef / sizeof odd_coef[0])
@@ -454,7 +463,7 @@ static struct fx80 trig(struct fx80_env *env, struct fx80 a, int *out_of_range, 
         break;
     }
     if (negate) v = xf_neg(v);
-    return xf_round(env, v);
+    return xf_round_inexact(env, v);
 }
 
 struct fx80 fx80_sin(struct fx80_env *env, struct fx80 a, int *out_of_range) { return trig(env, a, out_of_range, TRIG_SIN); }
@@ -509,7 +518,7 @@ struct fx80 fx80_atan2(struct fx80_env *env, struct fx80 y, struct fx80 x)
         }
     }
     v.sign = sy;
-    return xf_round(env, v);
+    return xf_round_inexact(env, v);
 }
 
 /* ---------------------------------------------------------------------------
@@ -539,7 +548,7 @@ struct fx80 fx80_f2xm1(struct fx80_env *env, struct fx80 a)
     struct xf y = xf_mul(xf_from_fx80(a), xf_const(LN2_SIG, -1));
     u128 yf = fixed_of(y), t = exp_coef[N_EXP - 1];
     for (int i = N_EXP - 2; i >= 0; i--) t = y.sign ? exp_coef[i] - mulhi(yf, t) : exp_coef[i] + mulhi(yf, t);
-    return xf_round(env, xf_add(y, xf_mul(xf_mul(y, y), xf_of_fixed(t))));
+    return xf_round_inexact(env, xf_add(y, xf_mul(xf_mul(y, y), xf_of_fixed(t))));
 }
 
 /* ---------------------------------------------------------------------------
@@ -565,8 +574,11 @@ static struct xf log2_xf(struct xf v)
         e++;
     }
     struct xf s = xf_div(xf_sub(m, xf_one), xf_add(m, xf_one));
-    struct xf l = s.m ? xf_mul(atanh2_kernel(s), xf_const(LOG2E_SIG, 0)) : s;
-    return xf_add(xf_from_int(e), l);
+    if (!s.m) return xf_from_int(e);     /* a power of two: exact */
+    struct xf l = xf_mul(atanh2_kernel(s), xf_const(LOG2E_SIG, 0));
+    l = xf_add(xf_from_int(e), l);
+    l.m |= 1;                            /* irrational: never exact */
+    return l;
 }
 
 /* The hardware flags every logarithm inexact, so that a tiny result underflows,
@@ -637,6 +649,7 @@ struct fx80 fx80_yl2xp1(struct fx80_env *env, struct fx80 y, struct fx80 x)
         /* 1 + x in [1/sqrt2, sqrt2] (the bounds: 1 - 1/sqrt2, sqrt2 - 1): ln(1 + x) = 2 atanh(x / (2 + x)) */
         struct xf two = { 0, 1, (u128)1 << 127 };
         l = xf_mul(atanh2_kernel(xf_div(vx, xf_add(two, vx))), xf_const(LOG2E_SIG, 0));
+        l.m |= 1;
     } else {
         l = log2_xf(xf_add(xf_one, vx));
     }

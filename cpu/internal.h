@@ -201,6 +201,9 @@ struct cpu {
     uint64_t mtrr[32];        /* MTRRs kept so the kernel reads back what it wrote */
     uint64_t mtrr_def_type;
     uint64_t pat;
+    uint64_t pmc[2];          /* P6 performance counters 0/1 at pmc_sync[] instructions */
+    uint64_t pmc_sync[2];
+    uint32_t evntsel[2];
 
     uint32_t tlb_gen;         /* bumped on every TLB flush: block links check it */
     uint64_t icount;          /* instructions retired */

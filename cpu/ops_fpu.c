@@ -307,14 +307,33 @@ static ALWAYS_INLINE void fpu_note_mem(struct cpu *cpu, struct fpu_state *f, con
 
 enum mem_kind { MK_F32, MK_F64, MK_I16, MK_I32, MK_I64 };
 
+/* 64-bit operands: one TLB look-up when all 8 bytes are inside the segment and
+ * one page (the common case), else two 32-bit accesses that do every check. */
 static ALWAYS_INLINE uint64_t read64(struct cpu *cpu, int seg, uint32_t off)
 {
+    const struct seg_cache *s = &cpu->seg[seg];
+    uint32_t lin = s->base + off;
+    const struct tlb_entry *e = &cpu->tlbc[(lin >> 12) & TLB_MASK];
+    if (likely(off >= s->rlo && (uint64_t)off + 7 <= s->rhi && e->rtag == (lin & ~0xFFFu) &&
+               (lin & 0xFFF) <= 0x1000u - 8)) {
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)(e->addend + lin), 8);
+        return v;
+    }
     uint32_t lo = rd32(cpu, seg, off);
     uint32_t hi = rd32(cpu, seg, off + 4);
     return (uint64_t)hi << 32 | lo;
 }
 static ALWAYS_INLINE void write64(struct cpu *cpu, int seg, uint32_t off, uint64_t v)
 {
+    const struct seg_cache *s = &cpu->seg[seg];
+    uint32_t lin = s->base + off;
+    const struct tlb_entry *e = &cpu->tlbc[(lin >> 12) & TLB_MASK];
+    if (likely(off >= s->wlo && (uint64_t)off + 7 <= s->whi && e->wtag == (lin & ~0xFFFu) &&
+               (lin & 0xFFF) <= 0x1000u - 8)) {
+        memcpy((uint8_t *)(e->addend + lin), &v, 8);
+        return;
+    }
     wr32(cpu, seg, off, (uint32_t)v);
     wr32(cpu, seg, off + 4, (uint32_t)(v >> 32));
 }
@@ -507,7 +526,7 @@ static ALWAYS_INLINE void compare_done(struct cpu *cpu, struct fpu_state *f, con
         fpu_signal(cpu, f);
         return;
     }
-    f->sw = (uint16_t)((f->sw & ~SW_CC) | fl | cc_of_compare[rel + 1]);
+    f->sw = (uint16_t)((f->sw & ~SW_CC) | fl | cc_of_compare[(rel + 1) & 3]);
     while (pops--) fpu_pop(f);
 }
 
@@ -570,7 +589,7 @@ static ALWAYS_INLINE void compare_eflags(struct cpu *cpu, const struct insn *i, 
         return;
     }
     f->sw = (uint16_t)((f->sw & ~SW_C1) | fl);
-    lf_set_flags(cpu, eflags_of_compare[rel + 1]);
+    lf_set_flags(cpu, eflags_of_compare[(rel + 1) & 3]);
     if (pop) fpu_pop(f);
 }
 

@@ -679,6 +679,39 @@ static void mov_dr_r(struct cpu *cpu, const struct insn *i)
 #define MSR_MTRR_FIX4K_LAST     0x26Fu
 #define MSR_PAT                 0x277u
 #define MSR_MTRR_DEF_TYPE       0x2FFu
+#define MSR_P6_PERFCTR0         0x0C1u
+#define MSR_P6_PERFCTR1         0x0C2u
+#define MSR_P6_EVNTSEL0         0x186u
+#define MSR_P6_EVNTSEL1         0x187u
+
+/* P6 performance counters (SDM vol. 3, 19.6.8/appendix A): 40 bits; EN (bit 22)
+ * of EVNTSEL0 enables both. INST_RETIRED (C0h) and CPU_CLK_UNHALTED (79h, one
+ * clock per instruction here) count; other events read 0. No overflow
+ * interrupt (there is no local APIC). */
+#define PMC_MASK        0xFFFFFFFFFFull
+#define EVNTSEL_EN      (1u << 22)
+
+static int pmc_counting(const struct cpu *cpu, int n)
+{
+    unsigned ev = cpu->evntsel[n] & 0xFF;
+    return (cpu->evntsel[0] & EVNTSEL_EN) && (ev == 0xC0 || ev == 0x79) && (cpu->evntsel[n] & (3u << 16));
+}
+
+static uint64_t pmc_value(const struct cpu *cpu, int n)
+{
+    uint64_t v = cpu->pmc[n];
+    if (pmc_counting(cpu, n)) v += cpu->icount - cpu->pmc_sync[n];
+    return v & PMC_MASK;
+}
+
+/* Fold the running count in, so a change of configuration starts from here. */
+static void pmc_sync_all(struct cpu *cpu)
+{
+    for (int n = 0; n < 2; n++) {
+        cpu->pmc[n] = pmc_value(cpu, n);
+        cpu->pmc_sync[n] = cpu->icount;
+    }
+}
 
 /* 8 variable ranges, fixed ranges, write-combining (SDM vol. 3, 11.11.1). */
 #define MTRRCAP_VALUE       (8u | 0x100u | 0x400u)
@@ -760,6 +793,10 @@ static enum msr_result msr_read(struct cpu *cpu, uint32_t msr, uint64_t *v)
     case MSR_MISC_ENABLE:      *v = cpu->msr_misc_enable; return MSR_OK;
     case MSR_PAT:              *v = cpu->pat; return MSR_OK;
     case MSR_MTRR_DEF_TYPE:    *v = cpu->mtrr_def_type; return MSR_OK;
+    case MSR_P6_PERFCTR0:      *v = pmc_value(cpu, 0); return MSR_OK;
+    case MSR_P6_PERFCTR1:      *v = pmc_value(cpu, 1); return MSR_OK;
+    case MSR_P6_EVNTSEL0:      *v = cpu->evntsel[0]; return MSR_OK;
+    case MSR_P6_EVNTSEL1:      *v = cpu->evntsel[1]; return MSR_OK;
     default:                   return MSR_UNKNOWN;
     }
 }
@@ -796,6 +833,19 @@ static enum msr_result msr_write(struct cpu *cpu, uint32_t msr, uint64_t v)
         if ((v & MTRR_DEF_RESERVED) || !mtrr_type_ok((unsigned)v & 0xFF))
             return MSR_INVALID;
         cpu->mtrr_def_type = v;
+        return MSR_OK;
+    case MSR_P6_PERFCTR0:
+    case MSR_P6_PERFCTR1:
+        /* WRMSR writes the low 32 bits, sign-extended to 40 (SDM vol. 3, 19.6.8.1). */
+        pmc_sync_all(cpu);
+        cpu->pmc[msr - MSR_P6_PERFCTR0] = (uint64_t)(int64_t)(int32_t)v & PMC_MASK;
+        return MSR_OK;
+    case MSR_P6_EVNTSEL0:
+    case MSR_P6_EVNTSEL1:
+        if (v >> 32)
+            return MSR_INVALID;
+        pmc_sync_all(cpu);
+        cpu->evntsel[msr - MSR_P6_EVNTSEL0] = (uint32_t)v;
         return MSR_OK;
     case MSR_IA32_PLATFORM_ID:
     case MSR_MTRRCAP:
@@ -861,8 +911,9 @@ static void rdpmc(struct cpu *cpu, const struct insn *i)
         RAISE_GP(cpu, 0);
     if (ECX(cpu) > 1)
         RAISE_GP(cpu, 0);
-    EAX(cpu) = 0;
-    EDX(cpu) = 0;
+    uint64_t v = pmc_value(cpu, (int)ECX(cpu));
+    EAX(cpu) = (uint32_t)v;
+    EDX(cpu) = (uint32_t)(v >> 32);
     NEXT(cpu, i);
 }
 
