@@ -48,7 +48,8 @@ struct fpu_state {
     struct fx80 st[8];    /* physical registers R0-R7; ST(i) = st[(top + i) & 7] */
     uint16_t cw;          /* control word */
     uint16_t sw;          /* status word, TOP bits kept in `top` (merged when read) */
-    uint16_t tw;          /* tag word, 2 bits per physical register: 0 valid, 1 zero, 2 special, 3 empty */
+    uint16_t tw;          /* 2 bits per physical register, kept as 3 (empty) or 0 (in use); the full
+                           * tags (valid/zero/special) are computed from the contents when stored */
     uint8_t top;
     uint16_t fop;         /* last non-control instruction opcode (11 bits) */
     uint32_t fip, fdp;    /* its instruction and data pointers */

@@ -330,8 +330,9 @@ static struct fx80 xf_round(struct fx80_env *env, struct xf v)
  * still be flagged inexact. */
 static struct fx80 xf_round_inexact(struct fx80_env *env, struct xf v)
 {
+    if (!v.m) return fx80_zero(v.sign);
     v.m |= 1;
-    return xf_round_inexact(env, v);
+    return xf_round(env, v);
 }
 
 #define N_SIN (int)(sizeof sin_coef / sizeof sin_coef[0])

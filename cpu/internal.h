@@ -102,11 +102,13 @@ struct seg_cache {
 #define TLB_SIZE (1u << TLB_BITS)
 #define TLB_MASK (TLB_SIZE - 1)
 #define TLB_INVALID 1u
-struct tlb_entry {
+struct tlb_entry {          /* 16 bytes: the fast path touches only these */
     uint32_t rtag, wtag;
     uintptr_t addend;
-    uint32_t phys;        /* physical page address */
-    uint32_t global;      /* the PTE had G with CR4.PGE */
+};
+struct tlb_aux {            /* beside each entry, for the slow paths */
+    uint32_t phys;          /* physical page address */
+    uint32_t global;        /* the PTE had G with CR4.PGE */
 };
 enum { MMU_SUPER = 0, MMU_USER = 1, MMU_SLOW = 2 };  /* MMU_SLOW: alignment checking is on */
 
@@ -230,6 +232,7 @@ struct cpu {
     } stats;
 
     struct tlb_entry tlb[3][TLB_SIZE];
+    struct tlb_aux tlb_aux[3][TLB_SIZE];
 };
 
 /* ---------------------------------------------------------------------------

@@ -98,11 +98,13 @@ static uint32_t translate(struct cpu *cpu, uint32_t lin, int write, int user, ui
     if (err) page_fault(cpu, lin, err);
 
     uint8_t *page = memory_host_page(cpu->mem, x.phys, 0);
-    struct tlb_entry *e = &cpu->tlb[user ? MMU_USER : MMU_SUPER][(lin >> 12) & TLB_MASK];
+    int t = user ? MMU_USER : MMU_SUPER;
+    struct tlb_entry *e = &cpu->tlb[t][(lin >> 12) & TLB_MASK];
+    struct tlb_aux *aux = &cpu->tlb_aux[t][(lin >> 12) & TLB_MASK];
     e->rtag = TLB_INVALID;
     e->wtag = TLB_INVALID;
-    e->phys = x.phys;
-    e->global = x.global;
+    aux->phys = x.phys;
+    aux->global = x.global;
     if (page) {
         e->addend = (uintptr_t)page - (lin & ~0xFFFu);
         e->rtag = lin & ~0xFFFu;
@@ -221,8 +223,9 @@ NORETURN void seg_fault(struct cpu *cpu, int seg)
 uint32_t mmu_translate_fetch(struct cpu *cpu, uint32_t lin)
 {
     int user = cpu->cpl == 3;
-    struct tlb_entry *e = &cpu->tlb[user ? MMU_USER : MMU_SUPER][(lin >> 12) & TLB_MASK];
-    if (e->rtag == (lin & ~0xFFFu)) return e->phys | (lin & 0xFFF);
+    int t = user ? MMU_USER : MMU_SUPER;
+    if (cpu->tlb[t][(lin >> 12) & TLB_MASK].rtag == (lin & ~0xFFFu))
+        return cpu->tlb_aux[t][(lin >> 12) & TLB_MASK].phys | (lin & 0xFFF);
     return translate(cpu, lin, 0, user, NULL);
 }
 
@@ -233,11 +236,11 @@ int64_t mmu_translate_probe(struct cpu *cpu, uint32_t lin, int write, int user)
     return (int64_t)(x.phys | (lin & 0xFFF));
 }
 
-static void tlb_invalidate_entry(struct tlb_entry *e)
+static void tlb_invalidate_entry(struct cpu *cpu, int t, unsigned k)
 {
-    e->rtag = TLB_INVALID;
-    e->wtag = TLB_INVALID;
-    e->global = 0;
+    cpu->tlb[t][k].rtag = TLB_INVALID;
+    cpu->tlb[t][k].wtag = TLB_INVALID;
+    cpu->tlb_aux[t][k].global = 0;
 }
 
 void tlb_flush_all(struct cpu *cpu)
@@ -246,7 +249,7 @@ void tlb_flush_all(struct cpu *cpu)
     cpu->tlb_gen++;
     for (int t = 0; t < 2; t++)
         for (unsigned k = 0; k < TLB_SIZE; k++)
-            if (!cpu->tlb[t][k].global) tlb_invalidate_entry(&cpu->tlb[t][k]);
+            if (!cpu->tlb_aux[t][k].global) tlb_invalidate_entry(cpu, t, k);
 }
 
 void tlb_flush_all_global(struct cpu *cpu)
@@ -254,7 +257,7 @@ void tlb_flush_all_global(struct cpu *cpu)
     cpu->stats.tlb_flushes++;
     cpu->tlb_gen++;
     for (int t = 0; t < 3; t++)
-        for (unsigned k = 0; k < TLB_SIZE; k++) tlb_invalidate_entry(&cpu->tlb[t][k]);
+        for (unsigned k = 0; k < TLB_SIZE; k++) tlb_invalidate_entry(cpu, t, k);
 }
 
 void tlb_flush_page(struct cpu *cpu, uint32_t lin)
@@ -262,7 +265,7 @@ void tlb_flush_page(struct cpu *cpu, uint32_t lin)
     cpu->tlb_gen++;
     for (int t = 0; t < 2; t++) {
         struct tlb_entry *e = &cpu->tlb[t][(lin >> 12) & TLB_MASK];
-        if (e->rtag == (lin & ~0xFFFu) || e->wtag == (lin & ~0xFFFu)) tlb_invalidate_entry(e);
+        if (e->rtag == (lin & ~0xFFFu) || e->wtag == (lin & ~0xFFFu)) tlb_invalidate_entry(cpu, t, (lin >> 12) & TLB_MASK);
     }
 }
 
@@ -272,7 +275,7 @@ void tlb_drop_write_phys(struct cpu *cpu, uint32_t phys_page)
     for (int t = 0; t < 2; t++)
         for (unsigned k = 0; k < TLB_SIZE; k++) {
             struct tlb_entry *e = &cpu->tlb[t][k];
-            if (e->wtag != TLB_INVALID && e->phys == phys_page) e->wtag = TLB_INVALID;
+            if (e->wtag != TLB_INVALID && cpu->tlb_aux[t][k].phys == phys_page) e->wtag = TLB_INVALID;
         }
 }
 

@@ -28,6 +28,19 @@ static void pc_ferr(void *opaque, int level)
     pic_set_irq(&pc->pic, 13, level);
 }
 
+/* Port F0h: a write clears the x87 error latch, dropping IRQ 13 (and IGNNE#
+ * lets waiting x87 instructions through: the CPU models that side). */
+static uint32_t pc_fpu_clear_read(void *opaque, uint16_t port, int size)
+{
+    return 0xFF;
+}
+
+static void pc_fpu_clear_write(void *opaque, uint16_t port, uint32_t val, int size)
+{
+    struct pc *pc = opaque;
+    pic_set_irq(&pc->pic, 13, 0);
+}
+
 static void pc_reset_request(void *opaque)
 {
     struct pc *pc = opaque;
@@ -56,6 +69,13 @@ static void pc_exit_request(void *opaque)
 static uint64_t pc_icount(void *opaque)
 {
     return cpu_icount(opaque);
+}
+
+/* A device armed a timer earlier than the slice pc_run sized: end the slice. */
+static void pc_deadline_moved(void *opaque)
+{
+    struct pc *pc = opaque;
+    cpu_request_stop(pc->cpu);
 }
 
 /* ---------------------------------------------------------------------------
@@ -165,6 +185,7 @@ static int pc_build(struct pc *pc, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the clock");
         return -1;
     }
+    vclock_set_deadline_listener(pc->clock, pc_deadline_moved, pc);
 
     int64_t start = cfg->rtc_start;
     if (start < 0) {
@@ -185,6 +206,11 @@ static int pc_build(struct pc *pc, char *err, size_t errlen)
         return -1;
     }
     i8042_set_a20_handler(&pc->kbc, pc_kbc_a20, &pc->sysctl);
+    static const struct io_handlers fpu_clear = { pc_fpu_clear_read, pc_fpu_clear_write, 1 };
+    if (ioports_register(pc->io, 0xF0, 1, &fpu_clear, pc)) {
+        snprintf(err, errlen, "port F0h is claimed twice");
+        return -1;
+    }
 
     static const uint16_t com_base[2] = { 0x3F8, 0x2F8 };
     static const int com_irq[2] = { 4, 3 };
@@ -228,6 +254,14 @@ static int pc_build(struct pc *pc, char *err, size_t errlen)
     }
 
     if (cfg->debugcon) debugcon_init(&pc->debugcon, pc->io, 0xE9, cfg->debugcon);
+    /* SeaBIOS's debug output: to -debugcon, else dropped without a word. */
+    debugcon_init(&pc->debugcon_402, pc->io, 0x402, cfg->debugcon);
+    struct fw_cfg_pc_config fc = { .ram_bytes = ram, .cpus = 1, .nographic = cfg->nographic, .boot = cfg->boot };
+    if (fw_cfg_init(&pc->fw_cfg, pc->io, pc->mem, 1)) {
+        snprintf(err, errlen, "cannot set up fw_cfg (ports 0x510-0x51B taken)");
+        return -1;
+    }
+    if (fw_cfg_add_pc_items(&pc->fw_cfg, &fc, err, errlen)) return -1;
     if (cfg->exit_device &&
         debugexit_init(&pc->debugexit, pc->io, cfg->exit_iobase, cfg->exit_iosize, pc_exit_request, pc)) {
         snprintf(err, errlen, "isa-debug-exit: port %#x is already in use", cfg->exit_iobase);
@@ -300,6 +334,7 @@ void pc_free(struct pc *pc)
     if (!pc) return;
     pc_flush_disks(pc);
     if (pc->bios) bios_free(pc->bios);
+    fw_cfg_free(&pc->fw_cfg);
     if (pc->cpu) cpu_free(pc->cpu);
     if (pc->clock) vclock_free(pc->clock);
     if (pc->io) ioports_free(pc->io);
@@ -320,6 +355,7 @@ void pc_reset(struct pc *pc)
         if (pc->uart_present[k]) uart16550_reset(&pc->uart[k]);
     pci_bus_reset(&pc->pci);
     ide_reset(&pc->piix3.ide);
+    fw_cfg_reset(&pc->fw_cfg);
     sysctl_reset(&pc->sysctl);    /* last: it sets PIT channel 2's gate */
     cpu_reset(pc->cpu);
     cpu_set_intr(pc->cpu, 0);

@@ -10,8 +10,11 @@
  * memory the stores wrote and the EFLAGS of FCOMI.
  *
  * The host is whatever x86 this runs on (an AMD EPYC when this was written),
- * not a P6: where the SDM defines a result and a vendor differs we follow the
- * SDM and leave that bit out of the comparison, named in `mask_for` below.
+ * not a P6: where the SDM defines a result and AMD differs we follow the SDM and
+ * leave that out of the comparison (see compare() and one_case()): C1 after
+ * FCOMI (SDM: 0), condition codes and EFLAGS of a compare with an unmasked
+ * invalid operand (SDM: unchanged), FLD m32/m64 of a denormal with DE unmasked
+ * (SDM: nothing pushed), and D9 D8+i (Intel: FSTP ST(i); AMD: FSTPNCE).
  * Transcendental results may differ in the last bits between implementations:
  * those compare within 8 units in the last place, without PE, UE and C1, and
  * end their sequence (so that no later instruction amplifies the difference). */

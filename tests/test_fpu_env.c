@@ -374,6 +374,22 @@ static void test_mf(void)
     v = RUN(snip_mf_nowait);
     check(v == -1, "no-wait instructions never raise #MF (%d)", v);
 
+    /* FRSTOR of a state with an unmasked flag: ES recomputed, reported at the next waiting instruction. */
+    fill(0x100, 0, 108);
+    put32(0x100, 0x037E);
+    put32(0x104, 0x0001);
+    put32(0x108, 0xFFFF);
+    v = RUN(snip_frstor_pending);
+    check(v == 16 && exc_eip == code_lin + SNIP_FRSTOR_PENDING_L_NEXT && get16(2) == 0x8081,
+          "frstor with IE flagged and unmasked: vector %d, sw %04x", v, get16(2));
+    v = RUN(snip_frstor_pending);
+    check(v == 16 && exc_eip == code_lin, "frstor itself waits: vector %d at %08x", v, exc_eip);
+    RUN(snip_fnclex);
+    put32(0x100, 0x037F);
+    put32(0x104, 0x8081);     /* ES and B in the image, but IE masked: nothing pending */
+    v = RUN(snip_frstor_pending);
+    check(v == -1 && get16(2) == 0x0001, "frstor with IE flagged and masked: %d, sw %04x", v, get16(2));
+
     /* #NM comes before a pending #MF. */
     v = RUN(snip_make_pending);
     cpu_set_cr(cpu, 0, cpu_get_cr(cpu, 0) | CR0_TS);

@@ -308,3 +308,11 @@ L_FINCSTP:
     db 0xD9, 0xD9               ; FSTP1 ST(1)
     fnsave [D+0x100]
     hlt
+
+;; snippet frstor_pending bits=32 D=0x2000
+; An image whose status word has an unmasked flag: the next waiting instruction reports it.
+    frstor [D+0x100]
+    fnstsw [D+0x02]
+L_NEXT:
+    fld1
+    hlt
