@@ -64,4 +64,40 @@ static inline void chr_rx_ready(struct char_backend *c)
     if (c && c->rx_ready) c->rx_ready(c);
 }
 
+/* ---------------------------------------------------------------------------
+ * Network backend: what a network card is connected to (slirp user-mode
+ * networking...). Ethernet frames without the FCS. The card sends frames out
+ * with net_send; the backend delivers incoming frames by calling the receiver
+ * the card installed, only while can_receive() says the card can take one now.
+ * A backend holds frames back (and stops reading its sockets) rather than
+ * dropping them; the card calls net_rx_ready() when it has room again. */
+#define NET_MAX_FRAME 1518
+
+struct net_backend {
+    void (*send)(struct net_backend *n, const uint8_t *frame, size_t len);
+    /* Installed by the card. */
+    int (*can_receive)(void *opaque, size_t len);   /* room for a frame of `len` bytes now? */
+    void (*receive)(void *opaque, const uint8_t *frame, size_t len);
+    void *rx_opaque;
+    /* The card's receive buffer drained: deliver held-back frames. */
+    void (*rx_ready)(struct net_backend *n);
+};
+
+static inline void net_send(struct net_backend *n, const uint8_t *frame, size_t len)
+{
+    if (n && n->send) n->send(n, frame, len);
+}
+static inline void net_set_receiver(struct net_backend *n, int (*can_receive)(void *, size_t),
+                                    void (*receive)(void *, const uint8_t *, size_t), void *opaque)
+{
+    if (!n) return;
+    n->can_receive = can_receive;
+    n->receive = receive;
+    n->rx_opaque = opaque;
+}
+static inline void net_rx_ready(struct net_backend *n)
+{
+    if (n && n->rx_ready) n->rx_ready(n);
+}
+
 #endif
