@@ -45,6 +45,29 @@ run: all
 	tools/build-guest.sh
 	./bubble -kernel images/vmlinuz -initrd images/initrd.gz -append "console=ttyS0" -m 128 -nographic
 
+# ./bubble is the default build's binary (replaced atomically: it may be running).
+bubble: build/bubble
+	cp $< $@.tmp && mv -f $@.tmp $@
+
+$(BUILD)/bubble: $(FRONT_OBJ) $(BUILD)/libbubble.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(FRONT_OBJ) $(BUILD)/libbubble.a $(LDLIBS)
+
+$(BUILD)/libbubble.a: $(CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libbubble.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libbubble.a $(LDLIBS)
+
+$(BUILD)/tools/%: tools/%.c $(BUILD)/libbubble.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libbubble.a $(LDLIBS)
+
 test: all
 	BUILD=$(BUILD) tests/run.sh
 

@@ -20,7 +20,7 @@
         cpu 686
         org 0
 
-TRAP_PORT       equ 0xEC
+TRAP_PORT       equ 0xE4
 TRAP_MAGIC      equ 0x42554200
 
 SVC_POST        equ 0x01

@@ -429,7 +429,7 @@ struct bios *bios_new(const struct bios_config *cfg)
     disk_set_boot_order(b, cfg->boot);
     patch_rom(b);
     static const struct io_handlers trap_h = { trap_read, trap_write, 1 | 2 | 4 };
-    if (ioports_register(b->io, BIOS_TRAP_PORT, 1, &trap_h, b)) {
+    if (ioports_register(b->io, BIOS_TRAP_PORT, 4, &trap_h, b)) {
         fprintf(stderr, "bios: the trap port %#x is already taken\n", BIOS_TRAP_PORT);
         bios_free(b);
         return NULL;
@@ -441,7 +441,7 @@ struct bios *bios_new(const struct bios_config *cfg)
 void bios_free(struct bios *b)
 {
     if (!b) return;
-    if (b->trap_registered) ioports_unregister(b->io, BIOS_TRAP_PORT, 1);
+    if (b->trap_registered) ioports_unregister(b->io, BIOS_TRAP_PORT, 4);
     if (b->rom_mapped) {
         memory_unmap(b->mem, BIOS_ROM_BASE_LOW);
         memory_unmap(b->mem, BIOS_ROM_BASE_HIGH);

@@ -2,7 +2,7 @@
  * services written in C (the other C files of bios/) through one I/O port.
  *
  * The machine creates the CPU, memory and ports, fills a struct bios_config
- * and calls bios_new(), which registers the trap port (BIOS_TRAP_PORT, 0xEC:
+ * and calls bios_new(), which registers the trap ports (BIOS_TRAP_PORT, 0xE4-0xE7:
  * see bios/trap.h) and prepares the ROM image. The machine maps that image
  * (bios_rom_image) so that it ends at 4 GiB and at 1 MiB (0xF0000-0xFFFFF,
  * through the i440FX shadow logic), or calls bios_map_rom() on a machine

@@ -112,6 +112,9 @@ struct bios {
     uint16_t com_port[4];
     int ncom, nlpt;
     int serial_esc;         /* escape sequence state of COM1 input */
+    int con_row, con_col;   /* where the serial terminal's cursor is (the -nographic mirror) */
+    uint32_t com1_sig;      /* COM1's IER, LCR, MCR as POST left them */
+    int mirror_off;         /* the guest took COM1 over: no more mirroring */
 
     /* PCI. */
     int have_pci;
@@ -121,6 +124,7 @@ struct bios {
 
     /* What was logged once. */
     uint8_t unimpl_logged[0x100][0x100 / 8];   /* [interrupt][AH] */
+    uint8_t mode_logged[0x80 / 8];             /* video modes we could not set */
     int stray_logged;
 };
 

@@ -411,8 +411,8 @@ static void format_track(struct bios *b, struct regs *r, struct bdisk *d)
 static void get_params(struct bios *b, struct regs *r, struct bdisk *d)
 {
     uint8_t drive = r->d.l;
-    if (drive < 0x80 && !d) {
-        /* A floppy drive number with no drive: success with zeros (what DOS expects). */
+    if (drive < 2 && !d) {
+        /* Drive A: or B: not installed: success with zeros (what DOS expects). */
         r->a.x = 0;
         r->b.x = 0;
         r->c.x = 0;
@@ -836,7 +836,7 @@ static int boot_disk(struct bios *b, struct regs *r, uint8_t drive, const char *
 
 static int iso_read(struct bios *b, uint32_t lba, uint8_t *buf)
 {
-    if ((uint64_t)(lba + 1) * 2048 > b->cd.blk->size) return -1;
+    if (((uint64_t)lba + 1) * 2048 > b->cd.blk->size) return -1;
     return blk_read(b->cd.blk, (uint64_t)lba * 2048, buf, 2048) ? -1 : 0;
 }
 
@@ -894,10 +894,18 @@ static int boot_cdrom(struct bios *b, struct regs *r)
     if (media == 0) {
         /* No emulation: the image's sectors (512-byte units) straight from the CD. */
         uint64_t off = (uint64_t)lba * 2048;
-        size_t len = (size_t)count * 512;
-        if (off + len > b->cd.blk->size || blk_read(b->cd.blk, off, buf, len) || guest_write(b, load, buf, (uint32_t)len)) {
-            bios_printf(b, "Boot failed: could not read the CD boot image\n\n");
+        uint32_t len = (uint32_t)count * 512;
+        if (off + len > b->cd.blk->size) {
+            bios_printf(b, "Boot failed: the CD boot image is past the end of the disc\n\n");
             return -1;
+        }
+        for (uint32_t done = 0; done < len;) {
+            uint32_t n = len - done < IOBUF_SIZE ? len - done : IOBUF_SIZE;
+            if (blk_read(b->cd.blk, off + done, buf, n) || guest_write(b, load + done, buf, n)) {
+                bios_printf(b, "Boot failed: could not read the CD boot image\n\n");
+                return -1;
+            }
+            done += n;
         }
     } else {
         struct bdisk emu;

@@ -401,8 +401,8 @@ static uint16_t key_of_char(uint8_t c)
 
 static void poll_serial_keys(struct bios *b)
 {
-    int c;
-    while ((c = serial_getc(b)) >= 0) {
+    int c, n = 0;
+    while (n++ < 64 && (c = serial_getc(b)) >= 0) {
         /* ESC [ A-D (a terminal's arrow keys) when the sequence arrives together. */
         if (b->serial_esc == 0 && c == 0x1B) {
             int c2 = serial_getc(b);

@@ -93,7 +93,28 @@ static void e801_call(struct bios *b, struct regs *r)
 }
 
 /* ---------------------------------------------------------------------------
- * A20 (port 92h, the fast gate). */
+ * A20. The gate is open when either the 8042's output port (bit 1) or port
+ * 92h (bit 1, the fast gate) opens it, so both are set alike. */
+
+static int kbc_wait_input_empty(struct bios *b)
+{
+    for (int k = 0; k < 100000; k++) {
+        uint8_t st = inb(b, 0x64);
+        if (st == 0xFF) return -1;            /* no controller */
+        if (!(st & 0x02)) return 0;
+    }
+    return -1;
+}
+
+static void kbc_a20(struct bios *b, int on)
+{
+    /* D1h: write the output port; bit 0 (reset) must stay high. */
+    if (kbc_wait_input_empty(b)) return;
+    outb(b, 0x64, 0xD1);
+    if (kbc_wait_input_empty(b)) return;
+    outb(b, 0x60, on ? 0xDF : 0xDD);
+    kbc_wait_input_empty(b);
+}
 
 static void a20_call(struct bios *b, struct regs *r)
 {
@@ -107,6 +128,7 @@ static void a20_call(struct bios *b, struct regs *r)
         }
         v = (uint8_t)(r->a.l ? (v | 0x02) : (v & ~0x02));
         outb(b, 0x92, (uint8_t)(v & ~0x01));
+        kbc_a20(b, r->a.l);
         r->a.h = 0;
         ret_ok(r);
         break;
@@ -119,7 +141,7 @@ static void a20_call(struct bios *b, struct regs *r)
         break;
     case 0x03:
         r->a.h = 0;
-        r->b.x = 0x0002;                      /* supported through port 92h */
+        r->b.x = 0x0003;                      /* through the 8042 and port 92h */
         ret_ok(r);
         break;
     default:
@@ -150,6 +172,10 @@ static void block_move(struct bios *b, struct regs *r)
     uint32_t len = words * 2;
     /* The limits must cover the move, as the protected-mode copy would check. */
     if (len && (get16(src) < len - 1 || get16(dst) < len - 1)) {
+        ret_err(r, 0x02);
+        return;
+    }
+    if ((uint64_t)sbase + len > 0x100000000ull || (uint64_t)dbase + len > 0x100000000ull) {
         ret_err(r, 0x02);
         return;
     }
@@ -315,11 +341,21 @@ void system_int15(struct bios *b, struct regs *r)
             return;
         }
         break;
+    case 0x53:                                   /* APM */
+    case 0x89:                                   /* switch to protected mode */
+    case 0xC2:                                   /* PS/2 pointing device */
+    case 0xC3:                                   /* watchdog */
+    case 0xC4:                                   /* programmable option select */
+    case 0xE9:                                   /* E980h: SpeedStep */
+    case 0xEC:                                   /* EC00h: target operating mode */
+        /* Not on this machine by design: "not supported", quietly (operating
+         * systems probe these). */
+        ret_err(r, 0x86);
+        return;
     default:
         break;
     }
-    /* Everything else, including APM (53h), the PS/2 mouse (C2h) and EC00h:
-     * "function not supported", never a made-up success. */
+    /* Anything else: "function not supported", never a made-up success, and logged. */
     bios_unimpl(b, 0x15, r);
     ret_err(r, 0x86);
 }

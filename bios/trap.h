@@ -18,7 +18,7 @@
 #ifndef BUBBLE_BIOS_TRAP_H
 #define BUBBLE_BIOS_TRAP_H
 
-#define BIOS_TRAP_PORT   0xEC          /* unused by PC hardware (0xE9 is the debug console) */
+#define BIOS_TRAP_PORT   0xE4          /* claims 0xE4-0xE7, unused by PC hardware (0xE9 is the debug console) */
 #define BIOS_TRAP_MAGIC  0x42554200u   /* "BUB" in the top three bytes, the service in the low one */
 #define BIOS_TRAP_MASK   0xFFFFFF00u
 

@@ -147,6 +147,118 @@ static void serial_putc(struct bios *b, uint8_t c)
     outb(b, port, c);
 }
 
+static void serial_puts(struct bios *b, const char *s)
+{
+    while (*s) serial_putc(b, (uint8_t)*s++);
+}
+
+/* ---------------------------------------------------------------------------
+ * The -nographic mirror. Programs write the screen by teletype (0Eh) or by
+ * "write character at the cursor, move the cursor" (09h + 02h, SYSLINUX and
+ * GRUB do that): both reach the terminal. We keep where its cursor is and move
+ * it with CR/LF when the output runs on, with an ANSI sequence when a program
+ * jumps about the screen (menus). Code page 437 graphics become ASCII. */
+
+static uint8_t to_ascii(uint8_t c)
+{
+    if (c >= 0x20 && c < 0x7F) return c;
+    if (c == 0x00) return ' ';
+    if (c == 0xB3 || c == 0xBA) return '|';
+    if (c == 0xC4 || c == 0xCD) return '-';
+    if ((c >= 0xB4 && c <= 0xDA)) return '+';
+    if ((c >= 0xB0 && c <= 0xB2) || (c >= 0xDB && c <= 0xDF)) return '#';
+    if (c == 0xF9 || c == 0xFA) return '.';
+    if (c == 0x10) return '>';
+    if (c == 0x11) return '<';
+    return '?';
+}
+
+/* IER, LCR and MCR of COM1 as one value: POST remembers ours. */
+static uint32_t uart_setup_sig(struct bios *b, uint16_t port)
+{
+    return (uint32_t)inb(b, (uint16_t)(port + 1)) | (uint32_t)inb(b, (uint16_t)(port + 3)) << 8 |
+           (uint32_t)inb(b, (uint16_t)(port + 4)) << 16;
+}
+
+/* The console on COM1 (output mirror, key input) stands down for good once
+ * the guest programs the port itself (SYSLINUX's SERIAL directive does, and
+ * then prints there too). */
+static int com1_console(struct bios *b)
+{
+    if (!b->cfg.nographic || !b->com_port[0] || b->mirror_off) return 0;
+    if (uart_setup_sig(b, b->com_port[0]) != b->com1_sig) {
+        b->mirror_off = 1;
+        if (b->cfg.trace) bios_log(b, "the guest programs COM1 itself: the -nographic console on it stops");
+        return 0;
+    }
+    return 1;
+}
+
+static int mirror_on(struct bios *b, unsigned page)
+{
+    if (!com1_console(b)) return 0;
+    return (page & 7) == (bda_r8(b, BDA_VPAGE) & 7);
+}
+
+static void con_move(struct bios *b, unsigned row, unsigned col)
+{
+    int r = (int)row, c = (int)col;
+    if (r == b->con_row && c == b->con_col) return;
+    if (c == 0 && r == b->con_row + 1) {
+        serial_puts(b, "\r\n");
+    } else if (c == 0 && r == b->con_row) {
+        serial_putc(b, '\r');
+    } else {
+        char seq[32];
+        snprintf(seq, sizeof(seq), "\x1b[%d;%dH", r + 1, c + 1);
+        serial_puts(b, seq);
+    }
+    b->con_row = r;
+    b->con_col = c;
+}
+
+/* A character was written at (row, col) of `page`. */
+static void con_char_at(struct bios *b, unsigned page, unsigned row, unsigned col, uint8_t ch)
+{
+    if (!mirror_on(b, page)) return;
+    con_move(b, row, col);
+    serial_putc(b, to_ascii(ch));
+    b->con_col++;
+}
+
+/* Teletype controls move the terminal's cursor the same way. */
+static void con_control(struct bios *b, unsigned page, uint8_t ch, unsigned rows)
+{
+    if (!mirror_on(b, page)) return;
+    switch (ch) {
+    case 7: serial_putc(b, 7); break;
+    case 8:
+        serial_putc(b, 8);
+        if (b->con_col > 0) b->con_col--;
+        break;
+    case 10:
+        serial_putc(b, 10);
+        if (b->con_row < (int)rows - 1) b->con_row++;
+        break;
+    case 13:
+        serial_putc(b, 13);
+        b->con_col = 0;
+        break;
+    }
+}
+
+/* The screen scrolled up `lines` (whole width): what was on row r is on r - lines. */
+static void con_scrolled(struct bios *b, unsigned page, int lines, int whole_screen)
+{
+    if (!mirror_on(b, page)) return;
+    if (lines == 0 && whole_screen) {
+        serial_puts(b, "\x1b[2J\x1b[H");   /* the screen was cleared */
+        b->con_row = b->con_col = 0;
+    } else if (lines > 0 && whole_screen) {
+        b->con_row -= lines;
+    }
+}
+
 /* Teletype output on `page` (INT 10h 0Eh): BEL, BS, LF and CR act, the rest is
  * written with the cell's attribute (or `attr` when use_attr). */
 static void teletype(struct bios *b, unsigned page, uint8_t ch, int use_attr, uint8_t attr)
@@ -159,20 +271,25 @@ static void teletype(struct bios *b, unsigned page, uint8_t ch, int use_attr, ui
     if (col >= s.cols) col = s.cols - 1;
     switch (ch) {
     case 7:
+        con_control(b, page, ch, s.rows);
         break;
     case 8:
         if (col > 0) col--;
+        con_control(b, page, ch, s.rows);
         break;
     case 10:
         row++;
+        con_control(b, page, ch, s.rows);
         break;
     case 13:
         col = 0;
+        con_control(b, page, ch, s.rows);
         break;
     default: {
         uint32_t a = cell_addr(&s, page, row, col);
         phys_w8(b, a, ch);
         if (use_attr) phys_w8(b, a + 1, attr);
+        con_char_at(b, page, row, col, ch);
         if (++col >= s.cols) {
             col = 0;
             row++;
@@ -184,10 +301,10 @@ static void teletype(struct bios *b, unsigned page, uint8_t ch, int use_attr, ui
         /* The new line takes the attribute under the cursor (IBM BIOS behaviour). */
         uint8_t fill = phys_r8(b, cell_addr(&s, page, s.rows - 1, col) + 1);
         scroll(b, page, 1, fill, 0, 0, s.rows - 1, s.cols - 1);
+        if (ch != 10 && mirror_on(b, page)) b->con_row--;   /* a wrap: the terminal did not see a LF */
         row = s.rows - 1;
     }
     set_cursor(b, page, row, col);
-    serial_putc(b, ch);
 }
 
 void bios_putc(struct bios *b, char c)
@@ -215,7 +332,11 @@ static void set_mode(struct bios *b, uint8_t al)
     uint8_t mode = al & 0x7F;
     const struct text_mode *m = find_mode(mode);
     if (!m) {
-        bios_log(b, "INT 10h: video mode %02Xh is not supported yet (text modes only); mode unchanged", mode);
+        if (!(b->mode_logged[mode >> 3] & (1u << (mode & 7)))) {
+            b->mode_logged[mode >> 3] |= (uint8_t)(1u << (mode & 7));
+            bios_log(b, "INT 10h: video mode %02Xh is not supported yet (text modes only); mode unchanged (logged once)",
+                     mode);
+        }
         return;
     }
     bda_w8(b, BDA_VMODE, mode);
@@ -246,6 +367,9 @@ static void set_mode(struct bios *b, uint8_t al)
         for (uint32_t off = 0; off < 8u * page_size; off += sizeof(blank))
             memory_write(b->mem, m->base + off, blank, sizeof(blank));
     }
+    /* The terminal stays where it is: from now on its cursor stands for (0, 0). */
+    b->con_row = 0;
+    b->con_col = 0;
     crtc_write(b, 0x0A, 0x0D);   /* cursor lines 13-14 of the 16-line cell */
     crtc_write(b, 0x0B, 0x0E);
     crtc_write(b, 0x0C, 0);
@@ -279,6 +403,7 @@ static void write_chars(struct bios *b, struct regs *r, int with_attr)
         uint32_t a = s.base + page * s.page_size + pos * 2;
         phys_w8(b, a, r->a.l);
         if (with_attr) phys_w8(b, a + 1, r->b.l);
+        con_char_at(b, page, pos / s.cols, pos % s.cols, r->a.l);
     }
 }
 
@@ -352,10 +477,14 @@ void video_int10(struct bios *b, struct regs *r)
         break;
     }
     case 0x06:                                   /* scroll up */
-    case 0x07:                                   /* scroll down */
-        scroll(b, bda_r8(b, BDA_VPAGE) & 7, r->a.h == 0x06 ? r->a.l : -(int)r->a.l, r->b.h,
-               r->c.h, r->c.l, r->d.h, r->d.l);
+    case 0x07: {                                 /* scroll down */
+        unsigned page = bda_r8(b, BDA_VPAGE) & 7;
+        int whole = r->c.x == 0 && r->d.h >= s.rows - 1 && r->d.l >= s.cols - 1;
+        scroll(b, page, r->a.h == 0x06 ? r->a.l : -(int)r->a.l, r->b.h, r->c.h, r->c.l, r->d.h, r->d.l);
+        if (r->a.l == 0 || r->a.l >= s.rows) con_scrolled(b, page, 0, whole);
+        else if (r->a.h == 0x06) con_scrolled(b, page, r->a.l, whole);
         break;
+    }
     case 0x08: {                                 /* read the character and attribute at the cursor */
         unsigned row, col;
         get_cursor(b, r->b.h, &row, &col);
@@ -469,6 +598,8 @@ void serial_post(struct bios *b)
     }
     /* COM1 at 115200 8N1 for the console mirror; the others at 9600 as DOS expects. */
     for (int k = 0; k < b->ncom; k++) uart_setup(b, b->com_port[k], k == 0 ? 1 : 12, 0x03);
+    b->mirror_off = 0;
+    if (b->ncom) b->com1_sig = uart_setup_sig(b, b->com_port[0]);
     b->nlpt = 0;   /* no parallel ports on this machine */
     uint16_t equip = bda_r16(b, 0x10);
     equip = (uint16_t)((equip & ~0x0E00u & ~0xC000u) | (b->ncom << 9) | (b->nlpt << 14));
@@ -477,7 +608,7 @@ void serial_post(struct bios *b)
 
 int serial_getc(struct bios *b)
 {
-    if (!b->cfg.nographic || !b->com_port[0]) return -1;
+    if (!com1_console(b)) return -1;
     uint16_t port = b->com_port[0];
     if (!(inb(b, (uint16_t)(port + 5)) & 0x01)) return -1;
     return inb(b, port);
@@ -495,6 +626,7 @@ void serial_int14(struct bios *b, struct regs *r)
     case 0x00: {                                 /* initialise: AL = rate(7-5) parity(4-3) stop(2) length(1-0) */
         static const uint16_t divisors[8] = { 1047, 768, 384, 192, 96, 48, 24, 12 };
         uart_setup(b, port, divisors[r->a.l >> 5], r->a.l & 0x1F);
+        if (r->d.x == 0) b->mirror_off = 1;      /* the guest drives COM1 through us now */
         r->a.h = inb(b, (uint16_t)(port + 5));
         r->a.l = inb(b, (uint16_t)(port + 6));
         break;

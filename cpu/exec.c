@@ -232,7 +232,7 @@ static int block_decode(struct cpu *cpu, struct block *b, uint32_t lin, uint32_t
     return cacheable;
 }
 
-static struct block *block_find(struct cpu *cpu)
+static struct block *block_find(struct cpu *cpu, int one_insn)
 {
     struct blockcache *bc = cpu->bc;
     uint32_t lin = cpu->seg[S_CS].base + cpu->eip;
@@ -240,7 +240,7 @@ static struct block *block_find(struct cpu *cpu)
     uint32_t mode = cpu->code32;
     cpu->stats.block_lookups++;
 
-    if (unlikely(!cpu->block_cache_on || (cpu->eflags & F_TF))) {
+    if (unlikely(!cpu->block_cache_on || one_insn)) {
         block_decode(cpu, &bc->scratch.b, lin, phys, 1);
         return &bc->scratch.b;
     }
@@ -462,9 +462,12 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
             why = CPU_STOP_REQUEST;
             break;
         }
+        int one_insn = 0;
         if (cpu->inhibit_irq) {
-            /* MOV SS / STI shadow: no interrupt before the next instruction. */
+            /* MOV SS / STI shadow: no interrupt before the next instruction, and
+             * one may come right after it, so that instruction runs alone. */
             cpu->inhibit_irq = 0;
+            one_insn = 1;
         } else if ((cpu->intr && (cpu->eflags & F_IF)) || (cpu->nmi_pending && !cpu->nmi_blocked)) {
             if (take_interrupt(cpu)) {
                 prev = NULL;
@@ -480,6 +483,7 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
             break;
         }
         int single_step = (cpu->eflags & F_TF) != 0;
+        one_insn |= single_step;
         struct block *b = NULL;
         uint32_t cs_base = cpu->seg[S_CS].base;
         if (prev) {
@@ -488,7 +492,7 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
                 struct block *t = prev->link[k];
                 if (t && prev->link_eip[k] == cpu->eip && prev->link_cs_base[k] == cs_base &&
                     prev->link_gen[k] == cpu->tlb_gen && prev->link_mmu[k] == cpu->mmu_idx &&
-                    t->valid && t->key_mode == cpu->code32 && !single_step &&
+                    t->valid && t->key_mode == cpu->code32 && !one_insn &&
                     (uint64_t)cpu->eip + t->eip_end - 1 <= cpu->seg[S_CS].limit) {
                     b = t;
                     cpu->stats.block_links++;
@@ -498,7 +502,7 @@ enum cpu_stop cpu_run(struct cpu *cpu, uint64_t budget)
         }
         if (!b) {
             uint64_t flushes = cpu->stats.block_flushes;
-            b = block_find(cpu);
+            b = block_find(cpu, one_insn);
             if (flushes != cpu->stats.block_flushes) prev = NULL;   /* its memory was reused */
             if (prev && b != &bc->scratch.b) {
                 uint32_t k = prev->link_rr++ & 1;

@@ -17,6 +17,8 @@ struct vclock {
     int64_t skipped;          /* ns added while halted */
     int64_t last;             /* the clock never goes backwards */
     struct vtimer *timers;    /* sorted by expiry */
+    void (*deadline_fn)(void *opaque);   /* an earlier deadline was armed */
+    void *deadline_opaque;
 };
 
 static int64_t host_ns(void)
@@ -113,6 +115,13 @@ void vtimer_mod(struct vtimer *t, int64_t expire_ns)
     t->next = *pp;
     *pp = t;
     t->armed = 1;
+    if (t->clock->timers == t && t->clock->deadline_fn) t->clock->deadline_fn(t->clock->deadline_opaque);
+}
+
+void vclock_set_deadline_listener(struct vclock *c, void (*fn)(void *opaque), void *opaque)
+{
+    c->deadline_fn = fn;
+    c->deadline_opaque = opaque;
 }
 
 int64_t vclock_next_deadline(const struct vclock *c)

@@ -52,5 +52,10 @@ static inline int vtimer_pending(const struct vtimer *t) { return t->armed; }
  * every timer that is due (a callback may re-arm timers). */
 int64_t vclock_next_deadline(const struct vclock *c);
 void vclock_run_timers(struct vclock *c);
+/* Told when a timer armed by vtimer_mod becomes the earliest: the machine ends
+ * the CPU's current slice, which was sized for the old deadline, so that the
+ * main loop runs the timer on time (a guest polling a device status would
+ * otherwise spin to the end of the slice). */
+void vclock_set_deadline_listener(struct vclock *c, void (*fn)(void *opaque), void *opaque);
 
 #endif

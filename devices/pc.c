@@ -288,6 +288,8 @@ static int pc_build(struct pc *pc, char *err, size_t errlen)
         bc.boot = cfg->boot;
         bc.nographic = cfg->nographic;
         bc.log = cfg->log;
+        bc.boot_hook = cfg->boot_hook;
+        bc.boot_hook_opaque = cfg->boot_hook_opaque;
         pc->bios = bios_new(&bc);
         if (!pc->bios) {
             snprintf(err, errlen, "cannot set up the BIOS");

@@ -13,6 +13,7 @@
 #include "devices/clock.h"
 #include "devices/debugport.h"
 #include "devices/dma8237.h"
+#include "devices/fw_cfg.h"
 #include "devices/hostif.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
@@ -41,7 +42,10 @@ struct pc_config {
     struct block_backend *fd[2];
     const char *boot;             /* QEMU's -boot argument, or NULL */
     struct char_backend *serial[2];
-    struct linuxboot *kernel;     /* -kernel: booted by INT 19h after POST */
+    /* -kernel: our BIOS's INT 19h calls this after POST instead of booting a disk;
+     * nonzero means the host enters the kernel itself (the hook stops the CPU). */
+    int (*boot_hook)(void *opaque);
+    void *boot_hook_opaque;
     FILE *debugcon;               /* -debugcon: port 0xE9 output, or NULL */
     FILE *post_log;               /* -d post: POST codes, or NULL */
     int exit_device;              /* -device isa-debug-exit */
@@ -72,6 +76,8 @@ struct pc {
     struct piix3 piix3;
     struct postcode post;
     struct debugcon debugcon;
+    struct debugcon debugcon_402; /* SeaBIOS's debug port (QEMU's isa-debugcon at 0x402) */
+    struct fw_cfg fw_cfg;
     struct debugexit debugexit;
     struct bios *bios;
     int reset_pending;

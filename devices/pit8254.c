@@ -305,7 +305,12 @@ static void pit_service(struct pit *p, int64_t t)
 {
     struct pit_channel *c = &p->ch[0];
     int edge_due = p->irq_edge_at <= t;
+    int loaded = c->pending_at <= t;
     channel_sync(c, t);
+    /* Serviced late (timers run between CPU slices), a count loaded since the
+     * last service may have reached its first rise already: a short mode 4
+     * count's whole low pulse, which OUT alone no longer shows. */
+    if (loaded && channel_next_rise(c, c->start) <= t) edge_due = 1;
     for (int k = 1; k < 3; k++) channel_sync(&p->ch[k], t);
     if (edge_due) {
         /* One rising edge per timer event: periods that passed unserviced merge. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bios/bios.h"
 #include "devices/pc.h"
 #include "frontend/block.h"
 #include "frontend/chardev.h"
@@ -341,6 +342,8 @@ static uint8_t *read_whole_file(const char *path, uint32_t *len_out)
 }
 
 struct host {
+    struct pc *pc;
+    int kernel_pending;           /* the BIOS reached INT 19h: enter the kernel */
     struct chardev *serial[MAX_SERIAL];
     struct block_backend *disks[PC_MAX_HD + 3];
     int ndisks;
@@ -360,21 +363,41 @@ static void host_close(struct host *h)
     free(h->bios_rom);
 }
 
-/* -kernel: enter the kernel by the 32-bit boot protocol, with the memory map
- * the BIOS would report (RAM below the EBDA, the BIOS areas, RAM above 1 MiB,
- * the firmware at the top of 4 GiB). */
+/* -kernel: our BIOS calls this at INT 19h, after POST (PICs, PCI and the rest
+ * are set up as firmware leaves them): stop the CPU; the main loop enters the
+ * kernel by the 32-bit boot protocol with the BIOS's own memory map. */
+static int kernel_boot_hook(void *opaque)
+{
+    struct host *h = opaque;
+    h->kernel_pending = 1;
+    cpu_request_stop(h->pc->cpu);
+    return 1;
+}
+
 static int enter_kernel(struct host *h, struct pc *pc, uint32_t ram_mb)
 {
     uint32_t ram = ram_mb << 20;
-    struct e820_entry map[] = {
-        { 0, 0x9FC00, 1 },
-        { 0x9FC00, 0x400, 2 },
-        { 0xE0000, 0x20000, 2 },
-        { 0x100000, ram - 0x100000, 1 },
-        { 0xFFFC0000u, 0x40000, 2 },
-    };
+    struct e820_entry map[32];
+    int n = 0;
+    if (pc->bios) {
+        struct bios_e820 bmap[32];
+        n = bios_e820_map(pc->bios, bmap, 32);
+        for (int k = 0; k < n; k++) {
+            map[k].addr = bmap[k].addr;
+            map[k].size = bmap[k].size;
+            map[k].type = bmap[k].type;
+        }
+    } else {
+        /* Another firmware (-bios): the map a PC BIOS reports. */
+        const struct e820_entry fixed[] = {
+            { 0, 0x9FC00, 1 }, { 0x9FC00, 0x400, 2 }, { 0xF0000, 0x10000, 2 },
+            { 0x100000, ram - 0x100000, 1 }, { 0xFFFC0000u, 0x40000, 2 },
+        };
+        n = 5;
+        memcpy(map, fixed, sizeof(fixed));
+    }
     char err[512];
-    if (linuxboot_enter(&h->kernel, pc->cpu, pc->mem, ram, map, 5, err, sizeof(err))) {
+    if (linuxboot_enter(&h->kernel, pc->cpu, pc->mem, ram, map, n, err, sizeof(err))) {
         fprintf(stderr, "bubble: -kernel: %s\n", err);
         return -1;
     }
@@ -444,7 +467,8 @@ int main(int argc, char **argv)
             goto out;
         }
         h.have_kernel = 1;
-        cfg.kernel = &h.kernel;
+        cfg.boot_hook = kernel_boot_hook;
+        cfg.boot_hook_opaque = &h;
     }
 
     /* Without a window (there is none yet), the console is the terminal. */
@@ -483,8 +507,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bubble: %s\n", err);
         goto out;
     }
+    h.pc = pc;
     if (cfg.deterministic) vclock_set_ns_per_insn(pc->clock, 1u << o.icount_shift);
-    if (h.have_kernel && enter_kernel(&h, pc, o.ram_mb)) {
+    /* With another firmware there is no INT 19h hook: enter the kernel directly. */
+    if (h.have_kernel && o.bios && enter_kernel(&h, pc, o.ram_mb)) {
         pc_free(pc);
         goto out;
     }
@@ -513,7 +539,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "bubble: the guest reset the machine; exiting (-no-reboot)\n");
             break;
         }
-        if (r == PC_RESET && h.have_kernel && enter_kernel(&h, pc, o.ram_mb)) break;
+        if (r == PC_RESET && h.have_kernel && o.bios && enter_kernel(&h, pc, o.ram_mb)) break;
+        if (h.kernel_pending) {
+            h.kernel_pending = 0;
+            if (enter_kernel(&h, pc, o.ram_mb)) break;
+        }
         /* Host events: serial input and connections. Sleep only while the guest is idle. */
         struct pollfd fds[MAX_SERIAL * CHARDEV_MAX_FDS];
         int nfds[MAX_SERIAL], total = 0;

@@ -155,6 +155,8 @@ struct tm {
     uint8_t kbc_out[32];
     int kbc_head, kbc_tail;
     int kbc_expect_cmdbyte;
+    int kbc_expect_outport;
+    uint8_t kbc_outport;
     uint8_t kbc_cmdbyte;
     int kbc_reset_pulses;
     int kbc_self_tests;
@@ -274,9 +276,15 @@ static void kbc_write(void *o, uint16_t port, uint32_t v, int size)
         case 0xAA: kbc_push(m, 0x55); m->kbc_self_tests++; break;
         case 0xAB: kbc_push(m, 0x00); break;
         case 0x60: m->kbc_expect_cmdbyte = 1; break;
+        case 0xD1: m->kbc_expect_outport = 1; break;
         case 0xFE: m->kbc_reset_pulses++; break;
         default: break;
         }
+        return;
+    }
+    if (m->kbc_expect_outport) {
+        m->kbc_outport = (uint8_t)v;
+        m->kbc_expect_outport = 0;
         return;
     }
     if (m->kbc_expect_cmdbyte) {
@@ -395,12 +403,14 @@ struct tm_config {
     int no_pci;
     int no_uart;
     uint8_t cmos_regb;             /* 0: 24-hour BCD */
+    int (*boot_hook)(void *opaque);
+    void *boot_hook_opaque;
 };
 
 static void exc_hook(void *opaque, int vector, int has_error, uint32_t error, int is_soft)
 {
     struct tm *m = opaque;
-    if (is_soft || vector >= 0x20) return;
+    if (is_soft || vector >= 0x20 || vector == m->vector) return;   /* the IRQs the test raises */
     struct cpu_segment_state cs;
     cpu_get_seg(m->cpu, S_CS, &cs);
     printf("  (exception %d error %#x at %04x:%04x)\n", vector, error, cs.selector, cpu_get_eip(m->cpu));
@@ -463,6 +473,8 @@ static struct tm *tm_new(const struct tm_config *c)
     bc.cdrom_ide_index = 2;
     bc.boot = c->boot;
     bc.nographic = c->nographic;
+    bc.boot_hook = c->boot_hook;
+    bc.boot_hook_opaque = c->boot_hook_opaque;
     bc.log = stdout;
     m->bios = bios_new(&bc);
     if (!m->bios || bios_map_rom(m->bios)) {
@@ -824,6 +836,18 @@ static void test_cdrom_noemu(void)
     CHECK(CF(r) && AH(r) == 0x01, "CHS read on the CD fails");
     tm_free(m);
     memdisk_free(cd);
+
+    /* A boot image bigger than the BIOS's 64 KiB transfer buffer, loaded at 1000:0000. */
+    cd = make_iso(200, 0, 0x1000, 300, 40);
+    make_boot_sector(cd->data + 40 * 2048, 'B', 0);
+    c.cdrom = &cd->be;
+    m = tm_new(&c);
+    CHECK(tm_boot(m) == 0 && m->e9_len == 2 && m->e9[0] == 'B', "a 150 KiB no-emulation image boots");
+    CHECK(rd8(m, 0x10000 + 60 * 2048) == 100 && rd8(m, 0x10000 + 300 * 512 - 1) == cd->data[40 * 2048 + 300 * 512 - 1],
+          "all of it loaded (%u %u/%u)", rd8(m, 0x10000 + 60 * 2048), rd8(m, 0x10000 + 300 * 512 - 1),
+          cd->data[40 * 2048 + 300 * 512 - 1]);
+    tm_free(m);
+    memdisk_free(cd);
 }
 
 static void test_cdrom_floppy_emulation(void)
@@ -1144,7 +1168,8 @@ static void test_int15(void)
 
     r = (struct r){ .eax = 0x2400 };
     call_int(m, 0x15, &r);
-    CHECK(!CF(r) && !(m->port92 & 2) && !memory_a20(m->mem), "2400h turns A20 off");
+    CHECK(!CF(r) && !(m->port92 & 2) && !memory_a20(m->mem) && m->kbc_outport == 0xDD,
+          "2400h turns A20 off at port 92h and the 8042");
     r = (struct r){ .eax = 0x2402 };
     call_int(m, 0x15, &r);
     CHECK(!CF(r) && AL(r) == 0, "2402h says off");
@@ -1156,7 +1181,7 @@ static void test_int15(void)
     CHECK(!CF(r) && AL(r) == 1, "2402h says on");
     r = (struct r){ .eax = 0x2403 };
     call_int(m, 0x15, &r);
-    CHECK(!CF(r) && (r.ebx & 2), "2403h: port 92h");
+    CHECK(!CF(r) && (r.ebx & 3) == 3, "2403h: 8042 and port 92h");
 
     /* 87h: 16 words from 0x300000 to 0x8000 (GDT at 0:2000). */
     for (int k = 0; k < 32; k++) wr8(m, 0x300000 + k, (uint8_t)(0xA0 + k));
@@ -1208,7 +1233,7 @@ static void test_int15_wait(void)
     CHECK(!CF(r) && (m->cmos[0x0B] & 0x40), "83h starts an event wait");
     m->cmos[0x0C] = 0xC0;
     raise_irq(m, 0x70);
-    uint8_t code[] = { 0xFB, 0x90, 0xFA, 0xF4 };   /* sti; nop; cli; hlt */
+    uint8_t code[] = { 0xFB, 0xF4, 0xFA, 0xF4 };   /* sti; hlt (wakes for the IRQ); cli; hlt */
     memory_write(m->mem, 0x700, code, sizeof(code));
     cpu_set_eip(m->cpu, 0x700);
     cpu_set_halted(m->cpu, 0);
@@ -1287,7 +1312,7 @@ static void key_irq(struct tm *m, uint8_t sc)
 {
     kbc_push(m, sc);
     raise_irq(m, 0x09);
-    uint8_t code[] = { 0xFB, 0x90, 0xFA, 0xF4 };   /* sti; nop; cli; hlt */
+    uint8_t code[] = { 0xFB, 0xF4, 0xFA, 0xF4 };   /* sti; hlt (wakes for the IRQ); cli; hlt */
     memory_write(m->mem, 0x700, code, sizeof(code));
     cpu_set_seg_real(m->cpu, S_CS, 0);
     cpu_set_reg(m->cpu, R_ESP, 0x7000);
@@ -1338,7 +1363,7 @@ static void test_keyboard(void)
     CHECK(get_key(m, 0x00) == 0x2E03, "Ctrl+C = 03h");
     keys(m, (const uint8_t[]){ 0x38, 0x2D, 0xAD, 0xB8 }, 4);     /* Alt+x */
     CHECK(get_key(m, 0x00) == 0x2D00, "Alt+X = 2D00h");
-    keys(m, (const uint8_t[]){ 0x38, 0x4F, 0xCF, 0x50, 0xD0, 0x4B, 0xCB, 0xB8 }, 8);  /* Alt+1,2,3 keypad */
+    keys(m, (const uint8_t[]){ 0x38, 0x4F, 0xCF, 0x50, 0xD0, 0x51, 0xD1, 0xB8 }, 8);  /* Alt+1,2,3 keypad */
     CHECK(get_key(m, 0x00) == 123, "Alt+keypad 123 = character 123");
     keys(m, (const uint8_t[]){ 0xE0, 0x48, 0xE0, 0xC8 }, 4);     /* grey Up */
     CHECK(get_key(m, 0x11) == 0x48E0 && get_key(m, 0x10) == 0x48E0, "10h: grey Up = 48E0h");
@@ -1401,7 +1426,6 @@ static void test_keyboard(void)
     key_irq(m, 0x53);
     CHECK(m->kbc_reset_pulses == 1, "Ctrl-Alt-Del pulses the reset line");
     CHECK(m->e9_len == 2 && m->e9[0] == 'M', "and the BIOS starts over and boots again");
-    CHECK(rd16(m, 0x472) == 0x1234 || rd16(m, 0x472) == 0, "warm boot flag");
     tm_free(m);
     memdisk_free(hd);
 }
@@ -1636,6 +1660,125 @@ static void test_pci(void)
     memdisk_free(hd);
 }
 
+/* ---------------------------------------------------------------------------
+ * Option ROMs, the timer tick, the boot hook, El Torito hard disk emulation,
+ * stray writes to the trap port. */
+
+static void irq_once(struct tm *m, int vector)
+{
+    raise_irq(m, vector);
+    uint8_t code[] = { 0xFB, 0xF4, 0xFA, 0xF4 };   /* sti; hlt; cli; hlt */
+    memory_write(m->mem, 0x700, code, sizeof(code));
+    cpu_set_seg_real(m->cpu, S_CS, 0);
+    cpu_set_seg_real(m->cpu, S_SS, 0);
+    cpu_set_reg(m->cpu, R_ESP, 0x7000);
+    cpu_set_eip(m->cpu, 0x700);
+    cpu_set_halted(m->cpu, 0);
+    run_to_halt(m, 1000000);
+}
+
+static int hook_calls;
+static int boot_hook(void *opaque)
+{
+    struct tm **mp = opaque;     /* the machine is made after its config */
+    hook_calls++;
+    cpu_request_stop((*mp)->cpu);
+    return 1;
+}
+
+static void make_option_rom(uint8_t *rom, size_t len, char tag, int good_sum)
+{
+    memset(rom, 0, len);
+    rom[0] = 0x55;
+    rom[1] = 0xAA;
+    rom[2] = (uint8_t)(len / 512);
+    const uint8_t code[] = { 0xB0, (uint8_t)tag, 0xE6, 0xE9, 0xCB };   /* mov al, tag; out 0E9h, al; retf */
+    memcpy(rom + 3, code, sizeof(code));
+    uint8_t sum = 0;
+    for (size_t k = 0; k < len; k++) sum = (uint8_t)(sum + rom[k]);
+    rom[len - 1] = (uint8_t)(-sum + (good_sum ? 0 : 1));
+}
+
+static void test_misc(void)
+{
+    printf("-- option ROMs, INT 08h, boot hook, hard disk emulation, stray trap writes\n");
+    struct memdisk *hd = memdisk_new(1u << 20, 0);
+    make_boot_sector(hd->data, 'M', 1);
+    struct tm_config c = { .hd = { &hd->be } };
+    struct tm *m = tm_new(&c);
+    static uint8_t rom1[4096], rom2[2048];
+    make_option_rom(rom1, sizeof(rom1), 'R', 1);
+    make_option_rom(rom2, sizeof(rom2), 'X', 0);
+    memory_map_rom(m->mem, 0xC8000, rom1, sizeof(rom1));
+    memory_map_rom(m->mem, 0xD0000, rom2, sizeof(rom2));
+    CHECK(tm_boot(m) == 0, "boots");
+    CHECK(m->e9_len == 3 && m->e9[0] == 'R' && m->e9[1] == 'M', "the option ROM ran before the boot, the bad one did not (%zu)",
+          m->e9_len);
+
+    /* INT 08h: ticks, the user hook INT 1Ch, EOI, midnight. */
+    static const uint8_t hook[] = { 0x2E, 0xFE, 0x06, 0x00, 0x09, 0xCF };   /* inc byte cs:[0900h]; iret */
+    memory_write(m->mem, 0x800, hook, sizeof(hook));
+    wr8(m, 0x900, 0);
+    wr32(m, 0x1C * 4, 0x00000800);
+    uint32_t t0 = rd32(m, 0x46C);
+    int eoi = m->eoi_master;
+    for (int k = 0; k < 3; k++) irq_once(m, 0x08);
+    CHECK(rd32(m, 0x46C) == t0 + 3, "three ticks counted (%u -> %u)", t0, rd32(m, 0x46C));
+    CHECK(rd8(m, 0x900) == 3, "INT 1Ch called each tick");
+    CHECK(m->eoi_master == eoi + 3, "each tick acknowledged");
+    wr32(m, 0x46C, 0x1800AF);
+    wr8(m, 0x470, 0);
+    irq_once(m, 0x08);
+    CHECK(rd32(m, 0x46C) == 0 && rd8(m, 0x470) == 1, "midnight: the count wraps and the flag is set");
+
+    /* Stray writes to the trap ports do nothing. */
+    struct r r = { .eax = 0x0E41 };
+    io_write(m->io, 0xE4, 0x12, 1);
+    io_write(m->io, 0xE4, 0x12345610, 4);
+    call_int(m, 0x10, &r);
+    CHECK(call_done(m), "the machine goes on after stray trap writes");
+    tm_free(m);
+
+    /* The boot hook (-kernel): the machine takes over, the ROM waits with interrupts off. */
+    hook_calls = 0;
+    c.boot_hook = boot_hook;
+    c.boot_hook_opaque = &m;
+    m = tm_new(&c);
+    int rc = tm_boot(m);
+    CHECK(hook_calls == 1 && m->e9_len == 0, "the boot hook replaces the disk boot");
+    if (rc) rc = run_to_halt(m, 1000000);   /* the stop request came first */
+    CHECK(rc == 0 && !(cpu_get_eflags(m->cpu) & 0x200), "the ROM halts with interrupts off");
+    tm_free(m);
+    memdisk_free(hd);
+
+    /* El Torito hard disk emulation: the image's MBR is drive 80h, the real disk 81h. */
+    uint32_t img_lba = 24;
+    struct memdisk *cd = make_iso(img_lba + 2048 / 4 + 8, 4, 0, 1, img_lba);
+    uint8_t *img = cd->data + (uint64_t)img_lba * 2048;
+    make_boot_sector(img, 'H', 1);
+    uint8_t *pe = img + 0x1BE;
+    pe[0] = 0x80; pe[1] = 1; pe[2] = 1; pe[3] = 0; pe[4] = 0x06;
+    pe[5] = 3; pe[6] = 0x20 | 0x00; pe[7] = 3;   /* ends at C3 H3 S32: 4 heads, 32 sectors */
+    pe[8] = 32; pe[12] = 0x00; pe[13] = 0x02;    /* LBA 32, 512 sectors */
+    struct memdisk *hd2 = memdisk_new(1u << 20, 0);
+    make_boot_sector(hd2->data, 'M', 1);
+    hd2->data[4] = 0x77;
+    struct tm_config c2 = { .hd = { &hd2->be }, .cdrom = &cd->be, .boot = "d" };
+    m = tm_new(&c2);
+    CHECK(tm_boot(m) == 0 && m->e9_len == 2 && m->e9[0] == 'H' && (uint8_t)m->e9[1] == 0x80,
+          "the emulated hard disk booted with DL=80h");
+    r = (struct r){ .eax = 0x0800, .edx = 0x80 };
+    call_int(m, 0x13, &r);
+    CHECK(!CF(r) && ((r.edx >> 8) & 0xFF) == 3 && (r.ecx & 0x3F) == 32 && (r.edx & 0xFF) == 2,
+          "08h: its geometry from the partition table, two hard disks (CX %04x DX %04x)", r.ecx & 0xFFFF, r.edx & 0xFFFF);
+    r = (struct r){ .eax = 0x0201, .ecx = 0x0001, .edx = 0x0081, .ebx = 0x3000 };
+    call_int(m, 0x13, &r);
+    CHECK(!CF(r) && rd8(m, 0x3004) == 0x77, "81h is the real disk");
+    tm_free(m);
+    memdisk_free(cd);
+    memdisk_free(hd2);
+}
+
 int main(void)
 {
     test_post_and_mbr_boot();
@@ -1650,6 +1793,7 @@ int main(void)
     test_keyboard();
     test_video();
     test_pci();
+    test_misc();
     printf("RESULT: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
