@@ -62,7 +62,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libbubble.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libbubble.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libbubble.a $(LDLIBS)
 
 $(BUILD)/tools/%: tools/%.c $(BUILD)/libbubble.a
 	@mkdir -p $(dir $@)

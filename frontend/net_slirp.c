@@ -161,8 +161,8 @@ static void enqueue(struct net_slirp *ns, const uint8_t *frame, size_t len)
     if (q->count == NET_SLIRP_QUEUE) {
         ns->st.dropped_full++;
         if (!ns->drop_reported)
-            fprintf(stderr, "bubble: net: the card has not taken %d frames; dropping frames for it\n",
-                    NET_SLIRP_QUEUE);
+            fprintf(stderr, "bubble: net: %d frames wait for the card (is the guest's interface down?); "
+                    "further ones are dropped\n", NET_SLIRP_QUEUE);
         ns->drop_reported = 1;
         return;
     }

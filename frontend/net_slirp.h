@@ -12,10 +12,11 @@
  * can_receive() says yes; others wait in a queue of NET_SLIRP_QUEUE frames,
  * and while anything waits the backend reads none of its sockets, so TCP
  * flow control holds the far end back instead of frames being dropped. The
- * card calls net_rx_ready() when its ring drains. A card that is stopped (or
- * filters a frame out) should say yes and drop the frame itself, as the
- * hardware would: "no" means "later", and a card that says "no" for good
- * stalls the network. */
+ * card calls net_rx_ready() when its ring drains. "No" means "later": a
+ * card that is stopped and says no keeps frames waiting (up to the queue's
+ * size, then they are dropped and counted) and the network still until it
+ * starts; one that says yes and throws them away behaves as the hardware
+ * does. Frames shorter than 60 bytes are padded to 60, as on a wire. */
 #ifndef BUBBLE_NET_SLIRP_H
 #define BUBBLE_NET_SLIRP_H
 
