@@ -193,6 +193,17 @@ static void pic_init(struct bios *b)
     outb(b, 0xA1, 0xFE);
 }
 
+/* 8237 pair: the slave controller's channels 0-3 reach memory through channel 4
+ * of the master, which must be in cascade mode and unmasked (as every PC BIOS
+ * leaves it); the floppy's channel 2 depends on it. */
+static void dma_init(struct bios *b)
+{
+    outb(b, 0x0D, 0x00);      /* master clear, slave controller */
+    outb(b, 0xDA, 0x00);      /* master clear, master controller */
+    outb(b, 0xD6, 0xC0);      /* channel 4: cascade mode */
+    outb(b, 0xD4, 0x00);      /* unmask channel 4 */
+}
+
 static void pit_init(struct bios *b)
 {
     outb(b, 0x43, 0x36);      /* channel 0, lobyte/hibyte, mode 3 (square wave), binary */
@@ -245,6 +256,7 @@ static void post(struct bios *b, struct regs *r)
     b->serial_esc = 0;
     bda_ebda_init(b);
     pic_init(b);
+    dma_init(b);
     pit_init(b);
     a20_enable(b);
     serial_post(b);

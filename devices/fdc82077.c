@@ -8,7 +8,7 @@
 #include "devices/dma8237.h"
 #include "devices/fdc82077.h"
 
-/* Register offsets from 0x3F0 (82077AA datasheet, table 1). */
+/* Register offsets from 0x3F0 (82077AA datasheet: register set, PC-AT mode). */
 enum { REG_SRA = 0, REG_SRB = 1, REG_DOR = 2, REG_TDR = 3, REG_MSR_DSR = 4, REG_FIFO = 5, REG_DIR_CCR = 7 };
 
 #define DOR_SEL       0x03
@@ -71,7 +71,7 @@ enum {
 #define MAX_CYLINDER    83     /* the head stop of a real drive */
 
 /* Bytes in the command phase, and the option bits each command accepts
- * (datasheet table 5: command set); 0 = not a command this controller runs. */
+ * (datasheet: command set summary); 0 = not a command this controller runs. */
 struct cmd_desc {
     uint8_t len, options;
 };
@@ -171,7 +171,7 @@ static void set_media(struct fdc_drive *d, struct block_backend *b)
 
 /* ---------------------------------------------------------------------------
  * The INT pin: in AT mode it reaches IRQ 6 only through the DOR DMA gate
- * (datasheet 2.1.2, DOR bit 3). */
+ * (datasheet: Digital Output Register, DMAGATE). */
 
 static void update_irq(struct fdc *f)
 {
@@ -238,7 +238,7 @@ static int rate_ok(const struct fdc *f, const struct fdc_drive *d)
 }
 
 /* Steps the head by `delta` cylinders; returns the step pulses issued. A
- * step with a disk in the drive resets its change line (datasheet 2.1.7). */
+ * step with a disk in the drive resets its change line (datasheet: Digital Input Register, DSKCHG). */
 static int step_head(struct fdc_drive *d, int delta)
 {
     int target = d->cyl + delta;
@@ -279,7 +279,7 @@ static void cmd_seek(struct fdc *f)
     d->head = (f->cmd[1] >> 2) & 1;
     int pulses;
     if (f->cmd[0] & 0x80) {
-        /* RELATIVE SEEK: bit 6 = step in (higher cylinders) (datasheet 5.3.8). */
+        /* RELATIVE SEEK: bit 6 = step in (higher cylinders) (datasheet: RELATIVE SEEK). */
         int delta = (f->cmd[0] & 0x40) ? f->cmd[2] : -(int)f->cmd[2];
         int pcn = d->pcn + delta;
         pulses = step_head(d, delta);
@@ -317,7 +317,7 @@ static void cmd_sense_int(struct fdc *f)
 {
     lower_int(f);
     if (f->reset_sense_left > 0) {
-        /* After a reset, polling reports a ready change on each drive in turn (datasheet 8.1). */
+        /* After a reset, polling reports a ready change on each drive in turn (datasheet: Reset; SENSE INTERRUPT STATUS). */
         int k = FDC_DRIVES - f->reset_sense_left--;
         uint8_t r[2] = { (uint8_t)(ST0_IC_POLL | k), f->drive[k].pcn };
         set_result(f, r, 2, 0);
@@ -369,7 +369,7 @@ static void cmd_dumpreg(struct fdc *f)
 static void cmd_perpendicular(struct fdc *f)
 {
     uint8_t v = f->cmd[1];
-    /* OW (bit 7) gates the write of the per-drive bits D3-D0 (datasheet 5.3.11). */
+    /* OW (bit 7) gates the write of the per-drive bits D3-D0 (datasheet: PERPENDICULAR MODE). */
     if (v & 0x80) f->perp = (uint8_t)((f->perp & 0x03) | (v & 0x3C));
     f->perp = (uint8_t)((f->perp & 0x3C) | (v & 0x03));
     command_done(f);
@@ -446,8 +446,8 @@ static int write_image(struct fdc *f, struct fdc_drive *d, uint64_t off, const u
 
 /* Finds the sector x->r on the track under the head and, for reads, fetches
  * it. Returns 0, or -1 with the error status set (the command ends). Sets
- * x->skip when the sector moves no data (READ DELETED with SK on a normal
- * data mark, datasheet table 7). */
+ * *skip when the sector moves no data (READ DELETED with SK on a normal
+ * data mark; datasheet: the SK/CM table of READ DATA). */
 static int sector_begin(struct fdc *f, int *skip)
 {
     struct fdc_xfer *x = &f->x;
@@ -493,7 +493,7 @@ static int sector_begin(struct fdc *f, int *skip)
     return 0;
 }
 
-/* The ID the result phase reports after the last sector (datasheet table 8). */
+/* The ID the result phase reports after the last sector (datasheet: ID information after a data command). */
 static void advance_id(struct fdc_xfer *x)
 {
     if (x->r != x->eot) {
@@ -531,7 +531,7 @@ static int sector_end(struct fdc *f, int tc, int skipped)
     }
     if (x->op == CMD_READ_DELETED && !skipped) {
         /* A normal data mark with SK = 0: CM, and the command stops there
-         * with the address not incremented (datasheet table 7). */
+         * with the address not incremented (datasheet: the SK/CM table of READ DATA). */
         x->st2 |= ST2_CM;
         return 0;
     }
@@ -551,12 +551,14 @@ static int sector_end(struct fdc *f, int tc, int skipped)
             x->r = 1;
             return 1;
         }
-        advance_id(x);
-        /* Without TC the end of the track is an error, except VERIFY with EC = 0 (datasheet table 9). */
-        if (!(x->op == CMD_VERIFY && x->verify_sc < 0)) {
-            x->st0 |= ST0_IC_ABNORMAL;
-            x->st1 |= ST1_EN;
+        if (x->op == CMD_VERIFY && x->verify_sc < 0) {
+            advance_id(x);    /* VERIFY with EC = 0 ends well at EOT (datasheet: VERIFY termination table) */
+            return 0;
         }
+        /* Without TC the end of the track is an error, reported with the ID
+         * of the last sector (drivers add one sector for EN: Linux's rw_interrupt). */
+        x->st0 |= ST0_IC_ABNORMAL;
+        x->st1 |= ST1_EN;
         return 0;
     }
     x->r++;
@@ -586,6 +588,9 @@ static void enter_result(struct fdc *f)
     uint8_t r[7] = { st0, x->st1, x->st2, x->c, x->h, x->r, x->n };
     f->last_eot = x->eot;
     x->pio_ready = 0;
+    /* A data request may still hold INT (non-DMA): the execution phase ends,
+     * RQM drops, and the result phase interrupts afresh, an edge the PIC sees. */
+    lower_int(f);
     set_result(f, r, 7, 1);
 }
 
@@ -603,6 +608,7 @@ static void pio_request(struct fdc *f, int len)
     f->x.len = len;
     f->x.pio_ready = 1;
     raise_int(f);
+    schedule(f, FDC_EV_PIO_OVERRUN, f->overrun_ns);
 }
 
 /* FORMAT TRACK: one ID (C, H, R, N) arrived: fill that sector. An ID the
@@ -657,7 +663,7 @@ static void run_dma_transfer(struct fdc *f)
     struct fdc_xfer *x = &f->x;
     while (next_data_sector(f)) {
         int moved = 0, tc = 0;
-        /* DRQ reaches the bus only through the DOR DMA gate (datasheet 2.1.2). */
+        /* DRQ reaches the bus only through the DOR DMA gate (datasheet: Digital Output Register). */
         if (f->dor & DOR_DMAGATE) {
             moved = dma_transfer(f->dma, FDC_DMA_CHANNEL, f->buf, FDC_SECTOR_SIZE, x->to_host);
             tc = dma_terminal_count(f->dma, FDC_DMA_CHANNEL);
@@ -723,7 +729,7 @@ static void execute(struct fdc *f)
     else enter_result(f);
 }
 
-/* Non-DMA: a byte through the FIFO (datasheet 5.2: INT and RQM per transfer). */
+/* Non-DMA: a byte through the FIFO (datasheet: non-DMA mode, INT and RQM per transfer). */
 static void pio_advance(struct fdc *f)
 {
     struct fdc_xfer *x = &f->x;
@@ -801,7 +807,7 @@ static void start_data_command(struct fdc *f)
     }
     x->to_host = x->op == CMD_READ_DATA || x->op == CMD_READ_DELETED || x->op == CMD_READ_TRACK;
     int64_t delay = f->delay_ns;
-    /* Implied seek (CONFIGURE EIS): a seek to C before the command (datasheet 5.3.9). */
+    /* Implied seek (CONFIGURE EIS): a seek to C before the command (datasheet: CONFIGURE, EIS). */
     if ((f->config & CFG_EIS) && op_has_cylinder(x->op) && d->pcn != x->c) {
         delay += (int64_t)seek_to(d, x->c) * f->step_ns;
         x->implied_seek = 1;
@@ -909,7 +915,18 @@ static void timer_fired(void *opaque)
         if (f->phase == FDC_PH_EXEC) enter_result(f);
         break;
     case FDC_EV_PIO_INT:
-        if (f->phase == FDC_PH_EXEC && f->x.pio_ready && !f->int_pending) raise_int(f);
+        if (f->phase == FDC_PH_EXEC && f->x.pio_ready) {
+            if (!f->int_pending) raise_int(f);
+            schedule(f, FDC_EV_PIO_OVERRUN, f->overrun_ns);
+        }
+        break;
+    case FDC_EV_PIO_OVERRUN:
+        /* Nobody read (wrote) the FIFO in time: the chip ends with OR (datasheet: non-DMA mode, overrun). */
+        if (f->phase == FDC_PH_EXEC && f->x.pio_ready) {
+            f->x.st0 |= ST0_IC_ABNORMAL;
+            f->x.st1 |= ST1_OR;
+            enter_result(f);
+        }
         break;
     case FDC_EV_NONE:
         break;
@@ -917,7 +934,7 @@ static void timer_fired(void *opaque)
 }
 
 /* ---------------------------------------------------------------------------
- * Resets (datasheet 8.1) */
+ * Resets (datasheet: Reset; SENSE INTERRUPT STATUS) */
 
 /* The core goes into reset: commands and seeks stop, statuses are lost. */
 static void core_reset(struct fdc *f)
@@ -1040,7 +1057,7 @@ static void write_dsr(struct fdc *f, uint8_t v)
 {
     f->dsr = v & 0x1F;
     if (v & DSR_PWRDOWN) log_once(f, LOG_PWRDOWN, "DSR power down (%02xh) not emulated: the chip stays awake", v);
-    /* The DSR software reset clears itself; the DOR reset, if held, wins (datasheet 8.1.2). */
+    /* The DSR software reset clears itself; the DOR reset, if held, wins (datasheet: DOR reset vs DSR reset). */
     if ((v & DSR_SWRESET) && !f->in_reset) {
         core_reset(f);
         core_start(f);
@@ -1083,7 +1100,7 @@ static uint32_t fdc_port_read(void *opaque, uint16_t port, int size)
         return read_fifo(f);
     case REG_DIR_CCR: {
         /* DIR: bit 7 is the selected drive's DSKCHG; bits 6-0 are not
-         * driven in AT mode (datasheet 2.1.7). */
+         * driven in AT mode (datasheet: Digital Input Register, DSKCHG). */
         struct fdc_drive *d = &f->drive[f->dor & DOR_SEL];
         return d->installed && d->media_changed ? 0x80 : 0x00;
     }
@@ -1148,6 +1165,7 @@ int fdc_init(struct fdc *f, struct ioports *io, struct vclock *clock, struct dma
     f->delay_ns = FDC_DEFAULT_DELAY_NS;
     f->step_ns = FDC_DEFAULT_STEP_NS;
     f->byte_ns = FDC_DEFAULT_BYTE_NS;
+    f->overrun_ns = FDC_DEFAULT_OVERRUN_NS;
     vtimer_init(&f->timer, clock, timer_fired, f);
     for (int k = 0; k < FDC_DRIVES; k++) {
         struct fdc_drive *d = &f->drive[k];

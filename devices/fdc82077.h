@@ -14,7 +14,11 @@
  *
  * Timing: commands complete on the virtual clock after `delay_ns`, seeks
  * take `step_ns` per step, a whole multi-sector DMA transfer happens at once
- * when the command executes; the main loop must run the clock's timers. */
+ * when the command executes; the main loop must run the clock's timers.
+ * Without DMA the FIFO always has the next byte (or room for it); INT comes
+ * back `byte_ns` after an access while the transfer goes on, and a request
+ * left unserved for `overrun_ns` ends the command with an overrun, as the
+ * chip does when the host stops reading (drivers rely on it: MT reads). */
 #ifndef BUBBLE_FDC82077_H
 #define BUBBLE_FDC82077_H
 
@@ -35,7 +39,8 @@ struct dma;
 
 #define FDC_DEFAULT_DELAY_NS  20000   /* command to execution / completion */
 #define FDC_DEFAULT_STEP_NS   1000    /* one head step */
-#define FDC_DEFAULT_BYTE_NS   2000    /* non-DMA: a data request re-raises INT after this */
+#define FDC_DEFAULT_BYTE_NS   16000   /* non-DMA: one byte at 500 kbps; INT again after it */
+#define FDC_DEFAULT_OVERRUN_NS 5000000 /* non-DMA: a data request unserved this long is an overrun */
 
 enum fdc_phase { FDC_PH_COMMAND, FDC_PH_EXEC, FDC_PH_RESULT };
 
@@ -70,6 +75,7 @@ enum fdc_event {
     FDC_EV_EXECUTE,      /* start the execution phase of the current command */
     FDC_EV_RESULT,       /* enter the result phase (after a non-DMA transfer ended) */
     FDC_EV_PIO_INT,      /* non-DMA: the data request interrupt again */
+    FDC_EV_PIO_OVERRUN,  /* non-DMA: the host left the FIFO alone too long */
 };
 
 /* The data command being executed. */
@@ -129,7 +135,7 @@ struct fdc {
 
     struct vtimer timer;
     enum fdc_event event;
-    int64_t delay_ns, step_ns, byte_ns;
+    int64_t delay_ns, step_ns, byte_ns, overrun_ns;
 
     uint32_t logged;               /* messages already printed (bit per kind) */
     uint8_t logged_cmd[32];        /* unknown opcodes already reported */

@@ -13,7 +13,6 @@
 #define FW_CFG_LOG_DMA_DESC     0x04
 #define FW_CFG_LOG_DMA_RANGE    0x08
 #define FW_CFG_LOG_DMA_WRITE    0x10
-#define FW_CFG_LOG_DMA_DISABLED 0x20
 
 static void log_once(struct fw_cfg *f, unsigned kind, const char *what, uint64_t val)
 {

@@ -77,7 +77,7 @@ struct fw_cfg_entry {
 
 struct fw_cfg {
     struct memory *mem;
-    int dma_enabled;
+    int dma_enabled;              /* the DMA ports exist (ID bit 1) */
     struct fw_cfg_entry entry[FW_CFG_MAX_ENTRIES];
     int nentries;
     char file_name[FW_CFG_MAX_FILES][FW_CFG_FILE_NAME_LEN];

@@ -4,6 +4,7 @@
  * (page 3, ID registers). */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -340,21 +341,105 @@ static void receive_wire(struct ne2000 *n, const uint8_t *wire, size_t total)
     update_irq(n);
 }
 
-/* The card takes frames from the wire only while started, out of loopback,
- * out of monitor mode (where it would count them and throw them away), with a
- * sane ring and room in it now. */
-static int nic_can_receive(void *opaque, size_t len)
+/* Virtual nanoseconds a frame of `len` bytes (without FCS) occupies the
+ * wire: padding, FCS, preamble and the interframe gap at 10 Mbit/s. */
+static int64_t wire_ns(size_t len)
 {
-    struct ne2000 *n = opaque;
-    if (!n->running || (n->tcr & TCR_LB) || (n->rcr & RCR_MON)) return 0;
+    return (int64_t)(wire_length(len) + 8 + 12) * NE2000_WIRE_NS_PER_BYTE;
+}
+
+static int64_t now_ns(const struct ne2000 *n)
+{
+    return n->clock ? vclock_ns(n->clock) : 0;
+}
+
+enum rx_state { RX_OK, RX_OFF, RX_NO_ROOM, RX_WIRE_BUSY };
+
+/* Whether a frame of `len` bytes could come in now. The card takes frames
+ * only while started, out of loopback, out of monitor mode (where it would
+ * count them and throw them away), with a sane ring and room in it, and no
+ * sooner than the wire brings them. */
+static enum rx_state rx_state(struct ne2000 *n, size_t len)
+{
+    if (!n->running || (n->tcr & TCR_LB) || (n->rcr & RCR_MON)) return RX_OFF;
     if (!ring_valid(n)) {
         log_once(n, LOG_RING_INVALID, "started with an empty receive ring (PSTART %#x, PSTOP %#x):"
                  " frames held back", n->pstart, n->pstop);
+        return RX_OFF;
+    }
+    if (len <= NET_MAX_FRAME) {     /* giants are refused by nic_receive, with a message */
+        unsigned pages = frame_pages(wire_length(len));
+        if (!never_fits(n, pages) && !ring_has_room(n, pages)) return RX_NO_ROOM;
+    }
+    if (n->clock && now_ns(n) < n->rx_last_end + wire_ns(len)) return RX_WIRE_BUSY;
+    return RX_OK;
+}
+
+/* Keeps the earliest of the wake-ups asked for. */
+static void rx_arm(struct ne2000 *n, int64_t at)
+{
+    if (!n->clock) return;
+    if (!vtimer_pending(&n->rx_timer) || n->rx_timer.expire > at) vtimer_mod(&n->rx_timer, at);
+}
+
+/* Room or the wire may have become free: let the backend deliver what it
+ * holds now, or wake up when it can. */
+static void rx_kick(struct ne2000 *n)
+{
+    if (!n->nb) return;
+    size_t len = n->rx_waiting ? n->rx_wait_len : ETH_MIN_FRAME;
+    switch (rx_state(n, len)) {
+    case RX_OK:
+        n->rx_waiting = 0;
+        net_rx_ready(n->nb);
+        break;
+    case RX_WIRE_BUSY:
+        rx_arm(n, n->rx_last_end + wire_ns(len));
+        break;
+    case RX_NO_ROOM:
+        if (n->rx_waiting) rx_arm(n, now_ns(n) + wire_ns(len));
+        break;
+    case RX_OFF:
+        break;
+    }
+}
+
+static void rx_timer_fired(void *opaque)
+{
+    struct ne2000 *n = opaque;
+    if (n->rx_waiting && rx_state(n, n->rx_wait_len) == RX_NO_ROOM) {
+        /* The held frame has had its time on the wire: the DP8390 would have
+         * overflowed the ring (DP8390D, buffer ring overflow). Say so if the
+         * driver has no receive interrupt to come back for, so that it drains
+         * the ring; the frame stays held, nothing is lost or counted. */
+        if (!(n->isr & (ISR_PRX | ISR_RXE | ISR_OVW))) {
+            n->isr |= ISR_OVW | ISR_RST;
+            update_irq(n);
+        }
+        rx_arm(n, now_ns(n) + wire_ns(n->rx_wait_len));
+        return;
+    }
+    rx_kick(n);
+}
+
+static int nic_can_receive(void *opaque, size_t len)
+{
+    struct ne2000 *n = opaque;
+    switch (rx_state(n, len)) {
+    case RX_OK:
+        return 1;
+    case RX_NO_ROOM:
+        /* The backend now holds this frame until the ring drains. */
+        n->rx_waiting = 1;
+        n->rx_wait_len = (uint16_t)len;
+        rx_arm(n, now_ns(n) + wire_ns(len));
+        return 0;
+    case RX_WIRE_BUSY:
+        rx_arm(n, n->rx_last_end + wire_ns(len));
+        return 0;
+    default:
         return 0;
     }
-    if (len > NET_MAX_FRAME) return 1;      /* refused by nic_receive, with a message */
-    unsigned pages = frame_pages(wire_length(len));
-    return never_fits(n, pages) || ring_has_room(n, pages);
 }
 
 static void nic_receive(void *opaque, const uint8_t *frame, size_t len)
@@ -371,6 +456,8 @@ static void nic_receive(void *opaque, const uint8_t *frame, size_t len)
         log_once(n, LOG_RX_GIANT, "a %zu-byte frame from the backend (over %d): dropped", len, NET_MAX_FRAME);
         return;
     }
+    n->rx_waiting = 0;
+    n->rx_last_end = now_ns(n);
     uint8_t wire[NET_MAX_FRAME + ETH_FCS_LEN];
     memcpy(wire, frame, len);
     /* The sender pads short frames to the minimum (IEEE 802.3); backends do not. */
@@ -381,12 +468,6 @@ static void nic_receive(void *opaque, const uint8_t *frame, size_t len)
     uint32_t fcs = ether_fcs(wire, len);
     for (int k = 0; k < ETH_FCS_LEN; k++) wire[len + (size_t)k] = (uint8_t)(fcs >> (8 * k));
     receive_wire(n, wire, len + ETH_FCS_LEN);
-}
-
-/* Room may have appeared: let the backend deliver what it holds. */
-static void rx_kick(struct ne2000 *n)
-{
-    if (n->nb && nic_can_receive(n, ETH_MIN_FRAME)) net_rx_ready(n->nb);
 }
 
 /* ---------------------------------------------------------------------------
@@ -571,10 +652,12 @@ static void chip_reset(struct ne2000 *n)
 
 void ne2000_reset(struct ne2000 *n)
 {
+    if (n->clock) vtimer_del(&n->rx_timer);
     size_t off = offsetof(struct ne2000, page);
     memset((uint8_t *)n + off, 0, sizeof(*n) - off);
     build_prom(n);
     n->hltclk = 'R';
+    n->rx_last_end = INT64_MIN / 2;     /* the wire has long been quiet */
     chip_reset(n);
 }
 
@@ -869,6 +952,7 @@ static void ne2000_common_init(struct ne2000 *n, int is_pci, struct vclock *cloc
     n->clock = clock;
     n->nb = nb;
     memcpy(n->mac, mac ? mac : default_mac, 6);
+    if (clock) vtimer_init(&n->rx_timer, clock, rx_timer_fired, n);
     ne2000_reset(n);
 }
 

@@ -10,10 +10,15 @@
  *    0x0A/0x0B) and page-3 configuration registers.
  *
  * Received frames come from the net backend only while the card can store
- * them (started, not in loopback, room in the receive ring before BNRY), so
- * the backend holds frames back instead of the card dropping them; the card
- * calls net_rx_ready() whenever room may have appeared. Transmission is
- * immediate: the frame leaves when the guest sets TXP. */
+ * them (started, not in loopback or monitor mode, room in the receive ring
+ * before BNRY) and no faster than a 10 Mbit/s wire carries them, so the
+ * backend holds frames back instead of the card dropping them; the card calls
+ * net_rx_ready() when room appears or the wire is free again. A frame held
+ * for room longer than its wire time while the driver has no receive
+ * interrupt pending raises OVW, as the DP8390 would on a full ring, so the
+ * driver's overflow procedure drains the ring (the frame is not lost: Linux's
+ * 8390 core takes at most 9 packets per interrupt and acknowledges the rest).
+ * Transmission is immediate: the frame leaves when the guest sets TXP. */
 #ifndef BUBBLE_NE2000_H
 #define BUBBLE_NE2000_H
 
@@ -30,6 +35,7 @@ struct ioports;
 #define NE2000_PROM_SIZE 32
 #define NE2000_RAM_START 0x4000
 #define NE2000_RAM_SIZE  0x4000
+#define NE2000_WIRE_NS_PER_BYTE 800   /* 10 Mbit/s */
 
 struct ne2000 {
     int is_pci;                    /* the RTL8029AS face; else the ISA NE2000 */
@@ -41,6 +47,7 @@ struct ne2000 {
     uint8_t mac[6];                /* what the PROM holds */
     int irq_level;                 /* what the card drives on its interrupt pin */
     uint32_t logged;               /* messages already printed (bit per kind) */
+    struct vtimer rx_timer;        /* the wire is free again / a held frame's overflow is due */
 
     /* Everything from here on is chip state, cleared by a machine reset. */
     /* DP8390 command register, split into its fields. */
@@ -63,6 +70,12 @@ struct ne2000 {
     uint8_t mar[8];                /* multicast hash filter */
     uint8_t fifo[8];               /* the last 8 bytes of the last loopback frame */
     uint8_t fifo_pos;
+
+    /* The wire (10 Mbit/s): when the last frame from the backend ended, and
+     * the frame the backend holds because the ring had no room for it. */
+    int64_t rx_last_end;
+    uint8_t rx_waiting;
+    uint16_t rx_wait_len;
 
     /* RTL8029AS page 3. */
     uint8_t cr9346, config2, config3, hltclk;

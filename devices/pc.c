@@ -125,8 +125,11 @@ static void pc_fill_cmos(struct pc *pc)
     /* Boot order as Bochs and SeaBIOS read it: 0x3D low/high nibble, 0x38 high
      * nibble; 1 floppy, 2 hard disk, 3 CD-ROM. */
     const char *boot = pc->cfg.boot ? pc->cfg.boot : "cad";
-    const char *order = strstr(boot, "order=");
-    if (order) boot = order + 6;
+    const char *order = strstr(boot, "once=");   /* the first boot's order; kept across resets */
+    if (order) boot = order + 5;
+    else if ((order = strstr(boot, "order="))) boot = order + 6;
+    else if (strchr(boot, '=') && strchr(boot, '=') < boot + strcspn(boot, ","))
+        boot = "cad";                            /* only options such as menu=on: QEMU's default order */
     uint8_t dev[3] = { 0, 0, 0 };
     int n = 0;
     for (const char *p = boot; *p && *p != ',' && n < 3; p++)
@@ -177,14 +180,14 @@ static int pc_build(struct pc *pc, char *err, size_t errlen)
         return -1;
     }
     cpu_set_log(pc->cpu, cfg->log_mask, cfg->log);
-    struct cpu_callbacks cb = { .opaque = pc, .intr_ack = pc_intr_ack, .ferr = pc_ferr };
-    cpu_set_callbacks(pc->cpu, &cb);
 
     pc->clock = vclock_new(cfg->deterministic ? VCLOCK_DETERMINISTIC : VCLOCK_REALTIME, pc_icount, pc->cpu);
     if (!pc->clock) {
         snprintf(err, errlen, "cannot create the clock");
         return -1;
     }
+    struct cpu_callbacks cb = { .opaque = pc, .intr_ack = pc_intr_ack, .ferr = pc_ferr };
+    cpu_set_callbacks(pc->cpu, &cb);
     vclock_set_deadline_listener(pc->clock, pc_deadline_moved, pc);
 
     int64_t start = cfg->rtc_start;
@@ -198,6 +201,7 @@ static int pc_build(struct pc *pc, char *err, size_t errlen)
         pit_init(&pc->pit, pc->io, pc->clock, pic_irq(&pc->pic, 0)) ||
         rtc_init(&pc->rtc, pc->io, pc->clock, pic_irq(&pc->pic, 8), start) ||
         dma_init(&pc->dma, pc->io, pc->mem) ||
+        fdc_init(&pc->fdc, pc->io, pc->clock, &pc->dma, pic_irq(&pc->pic, 6)) ||
         sysctl_init(&pc->sysctl, pc->io, pc->clock, pc->mem, &pc->pit, pc_reset_request, pc) ||
         i8042_init(&pc->kbc, pc->io, pc->mem, pc->clock, pic_irq(&pc->pic, 1), pic_irq(&pc->pic, 12),
                    pc_reset_request, pc) ||
@@ -268,6 +272,7 @@ static int pc_build(struct pc *pc, char *err, size_t errlen)
         return -1;
     }
 
+    for (int k = 0; k < 2; k++) fdc_attach(&pc->fdc, k, cfg->fd[k]);
     pc_fill_cmos(pc);
 
     /* Firmware. */
@@ -352,6 +357,7 @@ void pc_reset(struct pc *pc)
     pit_reset(&pc->pit);
     rtc_reset(&pc->rtc);
     dma_reset(&pc->dma);
+    fdc_reset(&pc->fdc);
     i8042_reset(&pc->kbc);
     for (int k = 0; k < 2; k++)
         if (pc->uart_present[k]) uart16550_reset(&pc->uart[k]);

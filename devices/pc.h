@@ -13,6 +13,7 @@
 #include "devices/clock.h"
 #include "devices/debugport.h"
 #include "devices/dma8237.h"
+#include "devices/fdc82077.h"
 #include "devices/fw_cfg.h"
 #include "devices/hostif.h"
 #include "devices/i440fx.h"
@@ -67,6 +68,7 @@ struct pc {
     struct pit pit;
     struct rtc rtc;
     struct dma dma;
+    struct fdc fdc;
     struct sysctl sysctl;
     struct i8042 kbc;
     struct uart16550 uart[2];
