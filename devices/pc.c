@@ -257,6 +257,23 @@ static int pc_build(struct pc *pc, char *err, size_t errlen)
         }
     }
 
+    if (cfg->nic_model == 1) {
+        if (ne2000_init_pci(&pc->nic, &pc->pci, pc->clock, cfg->nic_mac, cfg->nic_backend)) {
+            snprintf(err, errlen, "cannot add the NE2000 to the PCI bus");
+            return -1;
+        }
+        pc->nic_present = 1;
+    } else if (cfg->nic_model == 2) {
+        if (cfg->nic_irq > 15 || cfg->nic_irq == 2 ||
+            ne2000_init_isa(&pc->nic, pc->io, cfg->nic_iobase, pic_irq(&pc->pic, cfg->nic_irq), pc->clock,
+                            cfg->nic_mac, cfg->nic_backend)) {
+            snprintf(err, errlen, "ne2k_isa at %#x IRQ %u: the ports are taken or the IRQ is invalid",
+                     cfg->nic_iobase, cfg->nic_irq);
+            return -1;
+        }
+        pc->nic_present = 1;
+    }
+
     if (cfg->debugcon) debugcon_init(&pc->debugcon, pc->io, 0xE9, cfg->debugcon);
     /* SeaBIOS's debug output: to -debugcon, else dropped without a word. */
     debugcon_init(&pc->debugcon_402, pc->io, 0x402, cfg->debugcon);
@@ -363,6 +380,7 @@ void pc_reset(struct pc *pc)
         if (pc->uart_present[k]) uart16550_reset(&pc->uart[k]);
     pci_bus_reset(&pc->pci);
     ide_reset(&pc->piix3.ide);
+    if (pc->nic_present) ne2000_reset(&pc->nic);
     fw_cfg_reset(&pc->fw_cfg);
     sysctl_reset(&pc->sysctl);    /* last: it sets PIT channel 2's gate */
     cpu_reset(pc->cpu);

@@ -19,6 +19,7 @@
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
 #include "devices/mc146818.h"
+#include "devices/ne2000.h"
 #include "devices/pci.h"
 #include "devices/pic8259.h"
 #include "devices/piix3.h"
@@ -47,6 +48,12 @@ struct pc_config {
      * nonzero means the host enters the kernel itself (the hook stops the CPU). */
     int (*boot_hook)(void *opaque);
     void *boot_hook_opaque;
+    /* Network card: 0 none, 1 NE2000 PCI (RTL8029AS), 2 NE2000 ISA. */
+    int nic_model;
+    uint8_t nic_mac[6];
+    uint16_t nic_iobase;          /* ISA */
+    uint8_t nic_irq;              /* ISA */
+    struct net_backend *nic_backend;   /* NULL: a card with no cable */
     FILE *debugcon;               /* -debugcon: port 0xE9 output, or NULL */
     FILE *post_log;               /* -d post: POST codes, or NULL */
     int exit_device;              /* -device isa-debug-exit */
@@ -76,6 +83,8 @@ struct pc {
     struct pci_bus pci;
     struct i440fx host;
     struct piix3 piix3;
+    struct ne2000 nic;
+    int nic_present;
     struct postcode post;
     struct debugcon debugcon;
     struct debugcon debugcon_402; /* SeaBIOS's debug port (QEMU's isa-debugcon at 0x402) */

@@ -18,6 +18,8 @@
 #include "frontend/block.h"
 #include "frontend/chardev.h"
 #include "frontend/linuxboot.h"
+#include "frontend/net_slirp.h"
+#include "frontend/netopts.h"
 
 #define BUBBLE_VERSION "0.1"
 #define MAX_SERIAL 2
@@ -45,6 +47,8 @@ struct options {
     int stats;
     int icount_shift;            /* -icount N: deterministic, 2^N ns per instruction; -1: realtime */
     int64_t rtc_base;            /* -rtc base=...: seconds since 1970, or -1 */
+    struct netopts net;
+    int log_net;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -77,8 +81,9 @@ static void usage(FILE *out)
         "  -display none            no window\n"
         "  -serial SPEC             stdio, file:PATH, tcp:127.0.0.1:4444,server[,nowait], null, none\n"
         "  -debugcon SPEC           ports 0xE9 and 0x402 (SeaBIOS's log): stdio, file:PATH, none\n"
+        NETOPTS_USAGE
         "Debugging:\n"
-        "  -d LIST                  logs: int,cpu,exec,unimp,pcall,post (comma separated)\n"
+        "  -d LIST                  logs: int,cpu,exec,unimp,pcall,post,net (comma separated)\n"
         "  -D FILE                  write logs to FILE instead of stderr\n"
         "  -device isa-debug-exit[,iobase=N,iosize=N]   a write of V exits with status (V<<1)|1\n"
         "  -no-reboot               exit instead of resetting on a triple fault\n"
@@ -102,7 +107,7 @@ static int parse_size_mb(const char *s, uint32_t *out)
     return 0;
 }
 
-static int parse_log_mask(const char *s, unsigned *mask, int *post)
+static int parse_log_mask(const char *s, struct options *o)
 {
     static const struct { const char *name; unsigned bit; } names[] = {
         { "int", LOG_INT }, { "cpu", LOG_CPU }, { "exec", LOG_EXEC }, { "unimp", LOG_UNIMP },
@@ -112,18 +117,22 @@ static int parse_log_mask(const char *s, unsigned *mask, int *post)
     int rc = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (!strcmp(tok, "post")) {
-            *post = 1;
+            o->log_post = 1;
+            continue;
+        }
+        if (!strcmp(tok, "net")) {
+            o->log_net = 1;
             continue;
         }
         size_t k;
         for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
             if (!strcmp(tok, names[k].name)) break;
         if (k == sizeof(names) / sizeof(names[0])) {
-            fprintf(stderr, "bubble: -d: unknown log item '%s' (known: int cpu exec unimp pcall post)\n", tok);
+            fprintf(stderr, "bubble: -d: unknown log item '%s' (known: int cpu exec unimp pcall post net)\n", tok);
             rc = -1;
             break;
         }
-        *mask |= names[k].bit;
+        o->log_mask |= names[k].bit;
     }
     free(copy);
     return rc;
@@ -278,13 +287,27 @@ static int parse_args(int argc, char **argv, struct options *o)
         } else if (!strcmp(a, "-debugcon")) o->debugcon = v;
         else if (!strcmp(a, "-d")) {
             if (!strcmp(v, "help")) {
-                printf("log items: int cpu exec unimp pcall post\n");
+                printf("log items: int cpu exec unimp pcall post net\n");
                 exit(0);
             }
-            if (parse_log_mask(v, &o->log_mask, &o->log_post)) return -1;
+            if (parse_log_mask(v, o)) return -1;
         } else if (!strcmp(a, "-D")) o->log_file = v;
         else if (!strcmp(a, "-device")) {
-            if (parse_device(o, v)) return -1;
+            char err[256];
+            int r = netopts_parse_device(&o->net, v, err, sizeof(err));
+            if (r < 0) {
+                fprintf(stderr, "bubble: -device %s: %s\n", v, err);
+                return -1;
+            }
+            if (r == 0 && parse_device(o, v)) return -1;
+        } else if (!strcmp(a, "-nic") || !strcmp(a, "-netdev")) {
+            char err[256];
+            int r = !strcmp(a, "-nic") ? netopts_parse_nic(&o->net, v, err, sizeof(err))
+                                       : netopts_parse_netdev(&o->net, v, err, sizeof(err));
+            if (r) {
+                fprintf(stderr, "bubble: %s %s: %s\n", a, v, err);
+                return -1;
+            }
         } else if (!strcmp(a, "-display")) {
             if (strcmp(v, "none")) {
                 fprintf(stderr, "bubble: -display %s: only 'none' exists until the display lands\n", v);
@@ -301,14 +324,19 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->icount_shift = (int)n;
         } else if (!strcmp(a, "-rtc")) {
             if (parse_rtc(o, v)) return -1;
-        } else if (!strcmp(a, "-nic") || !strcmp(a, "-netdev") || !strcmp(a, "-vga")) {
-            fprintf(stderr, "bubble: %s is not supported yet (networking and the display come next)\n", a);
+        } else if (!strcmp(a, "-vga")) {
+            fprintf(stderr, "bubble: %s is not supported yet (the display comes next)\n", a);
             return -1;
         } else {
             fprintf(stderr, "bubble: unknown option '%s' (try -help)\n", argv[k]);
             return -1;
         }
         if (need) k++;
+    }
+    char nerr[256];
+    if (netopts_finish(&o->net, nerr, sizeof(nerr))) {
+        fprintf(stderr, "bubble: %s\n", nerr);
+        return -1;
     }
     if ((o->initrd || o->append) && !o->kernel) {
         fprintf(stderr, "bubble: -initrd and -append need -kernel\n");
@@ -345,6 +373,7 @@ static uint8_t *read_whole_file(const char *path, uint32_t *len_out)
 
 struct host {
     struct pc *pc;
+    struct net_slirp *net;
     int kernel_pending;           /* the BIOS reached INT 19h: enter the kernel */
     struct chardev *serial[MAX_SERIAL];
     struct block_backend *disks[PC_MAX_HD + 3];
@@ -357,6 +386,7 @@ struct host {
 
 static void host_close(struct host *h)
 {
+    if (h->net) net_slirp_close(h->net);
     for (int k = 0; k < h->ndisks; k++) block_close(h->disks[k]);
     for (int k = 0; k < MAX_SERIAL; k++) chardev_close(h->serial[k]);
     if (h->have_kernel) linuxboot_close(&h->kernel);
@@ -425,6 +455,7 @@ int main(int argc, char **argv)
     o.ram_mb = 128;
     o.icount_shift = -1;
     o.rtc_base = -1;
+    netopts_init(&o.net);
     if (parse_args(argc, argv, &o)) return 2;
 
     struct host h;
@@ -500,6 +531,20 @@ int main(int argc, char **argv)
         }
         cfg.debugcon = h.debugcon;
     }
+    if (o.net.model != NET_MODEL_NONE) {
+        cfg.nic_model = o.net.model == NET_MODEL_NE2K_PCI ? 1 : 2;
+        memcpy(cfg.nic_mac, o.net.mac, 6);
+        cfg.nic_iobase = o.net.iobase;
+        cfg.nic_irq = o.net.irq;
+        if (o.net.backend == NET_BACKEND_USER) {
+            h.net = net_slirp_open(&o.net, err, sizeof(err));
+            if (!h.net) {
+                fprintf(stderr, "bubble: -nic: %s\n", err);
+                goto out;
+            }
+            cfg.nic_backend = net_slirp_backend(h.net);
+        }
+    }
     cfg.exit_device = o.exit_device;
     cfg.exit_iobase = o.exit_iobase;
     cfg.exit_iosize = o.exit_iosize;
@@ -546,20 +591,19 @@ int main(int argc, char **argv)
             h.kernel_pending = 0;
             if (enter_kernel(&h, pc, o.ram_mb)) break;
         }
-        /* Host events: serial input and connections. Sleep only while the guest is idle. */
-        struct pollfd fds[MAX_SERIAL * CHARDEV_MAX_FDS];
-        int nfds[MAX_SERIAL], total = 0;
+        /* Host events: serial input and connections, the network's sockets and
+         * timers. Sleep only while the guest is idle. */
+        struct pollfd fds[MAX_SERIAL * CHARDEV_MAX_FDS + NET_SLIRP_POLL_FDS];
+        int nfds[MAX_SERIAL], nser = 0;
         for (int k = 0; k < MAX_SERIAL; k++) {
-            nfds[k] = h.serial[k] ? chardev_poll_fds(h.serial[k], fds + total, CHARDEV_MAX_FDS) : 0;
-            total += nfds[k];
+            nfds[k] = h.serial[k] ? chardev_poll_fds(h.serial[k], fds + nser, CHARDEV_MAX_FDS) : 0;
+            nser += nfds[k];
         }
-        struct timespec ts = { 0, 0 };
-        if (r == PC_IDLE) {
-            int64_t ns = idle_ns > 1000000000 ? 1000000000 : idle_ns;
-            ts.tv_sec = ns / 1000000000;
-            ts.tv_nsec = ns % 1000000000;
-        }
-        int ready = (total || r == PC_IDLE) ? ppoll(fds, (nfds_t)total, &ts, NULL) : 0;
+        int64_t wait_ns = r == PC_IDLE ? (idle_ns > 1000000000 ? 1000000000 : idle_ns) : 0;
+        int nnet = h.net ? net_slirp_poll_fds(h.net, fds + nser, NET_SLIRP_POLL_FDS, &wait_ns) : 0;
+        if (wait_ns < 0) wait_ns = 0;
+        struct timespec ts = { (time_t)(wait_ns / 1000000000), (long)(wait_ns % 1000000000) };
+        int ready = (nser + nnet || r == PC_IDLE) ? ppoll(fds, (nfds_t)(nser + nnet), &ts, NULL) : 0;
         if (ready > 0) {
             int at = 0;
             for (int k = 0; k < MAX_SERIAL; k++) {
@@ -567,6 +611,7 @@ int main(int argc, char **argv)
                 at += nfds[k];
             }
         }
+        if (h.net) net_slirp_poll_handle(h.net, fds + nser, nnet, ready < 0);
         int quit = 0;
         for (int k = 0; k < MAX_SERIAL; k++)
             if (h.serial[k] && chardev_exit_requested(h.serial[k])) quit = 1;
@@ -576,6 +621,7 @@ int main(int argc, char **argv)
         }
     }
     if (o.stats) cpu_print_stats(pc->cpu, stderr);
+    if (h.net && (o.stats || o.log_net)) net_slirp_print_stats(h.net, stderr);
     pc_free(pc);
 out:
     host_close(&h);
