@@ -1006,7 +1006,14 @@ static void test_many_sockets(void)
     int len = snprintf(spec, sizeof(spec), "user");
     uint16_t ports[20];
     for (int k = 0; k < 20; k++) {
-        ports[k] = free_port(SOCK_DGRAM);
+        /* free_port() closes its probe socket, so the kernel may hand out the
+         * same ephemeral port twice: draw again until all twenty differ. */
+        int dup;
+        do {
+            ports[k] = free_port(SOCK_DGRAM);
+            dup = 0;
+            for (int j = 0; j < k; j++) dup |= ports[j] == ports[k];
+        } while (dup);
         len += snprintf(spec + len, sizeof(spec) - (size_t)len, ",hostfwd=udp::%u-:%d", ports[k], 1000 + k);
     }
     struct net_slirp *ns = open_user(spec, err, sizeof(err));
