@@ -398,6 +398,14 @@ static void host_close(struct host *h)
 /* -kernel: our BIOS calls this at INT 19h, after POST (PICs, PCI and the rest
  * are set up as firmware leaves them): stop the CPU; the main loop enters the
  * kernel by the 32-bit boot protocol with the BIOS's own memory map. */
+/* Ctrl-A x on a terminal backend: the main loop sees chardev_exit_requested()
+ * and leaves through the normal path (disks flushed, terminal restored). */
+static void on_console_exit(void *opaque)
+{
+    struct host *h = opaque;
+    if (h->pc) cpu_request_stop(h->pc->cpu);
+}
+
 static int kernel_boot_hook(void *opaque)
 {
     struct host *h = opaque;
@@ -517,6 +525,7 @@ int main(int argc, char **argv)
             goto out;
         }
         cfg.serial[k] = chardev_backend(h.serial[k]);
+        chardev_set_exit_handler(h.serial[k], on_console_exit, &h);
     }
     if (o.debugcon) {
         if (!strcmp(o.debugcon, "stdio")) h.debugcon = stdout;
