@@ -17,22 +17,7 @@
 #include "devices/dma8237.h"
 #include "devices/fdc82077.h"
 
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL: ");
-        vprintf(fmt, ap);
-        printf("\n");
-    }
-    va_end(ap);
-}
+#include "tests/check.h"
 
 /* ---------------------------------------------------------------------------
  * Floppy images in memory. */

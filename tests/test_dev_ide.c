@@ -16,22 +16,7 @@
 #include "devices/pci.h"
 #include "devices/piix3.h"
 
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL: ");
-        vprintf(fmt, ap);
-        printf("\n");
-    }
-    va_end(ap);
-}
+#include "tests/check.h"
 
 /* ---------------------------------------------------------------------------
  * Disks in memory; "procedural" ones compute their bytes (huge LBA48 disks). */

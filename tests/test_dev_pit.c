@@ -11,22 +11,7 @@
 #include "devices/clock.h"
 #include "devices/pit8254.h"
 
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL: ");
-        vprintf(fmt, ap);
-        printf("\n");
-    }
-    va_end(ap);
-}
+#include "tests/check.h"
 
 static struct ioports *io;
 static struct vclock *clk;

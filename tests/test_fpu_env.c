@@ -28,22 +28,7 @@ static struct memory *mem;
 static struct ioports *io;
 static struct cpu *cpu;
 
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL: ");
-        vprintf(fmt, ap);
-        printf("\n");
-    }
-    va_end(ap);
-}
+#include "tests/check.h"
 
 /* ---------------------------------------------------------------------------
  * The machine. */

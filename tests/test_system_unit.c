@@ -44,22 +44,7 @@ static int exc_vec;
 static uint32_t exc_err;
 static int exc_has_err;
 
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL: ");
-        vprintf(fmt, ap);
-        printf("\n");
-    }
-    va_end(ap);
-}
+#include "tests/check.h"
 
 static void on_exception(void *opaque, int vector, int has_error, uint32_t error, int is_soft)
 {
